@@ -1,0 +1,9 @@
+//! Who may reach what: the Switchboard access model.
+//!
+//! Tenants, users and their memberships, user and device groups, devices, roles, role
+//! assignments with schedules, deployment packages, OnDemand keys and the audit log, with the
+//! rules from the products Switchboard replaces; effective-permission evaluation from a compiled
+//! snapshot; and the `KvStore` trait with its embedded (redb) and Redis backends.
+//!
+//! It knows nothing of sockets or actors: the broker drives it.
+#![forbid(unsafe_code)]
