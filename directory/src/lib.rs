@@ -7,3 +7,14 @@
 //!
 //! It knows nothing of sockets or actors: the broker drives it.
 #![forbid(unsafe_code)]
+
+pub mod error;
+pub mod model;
+pub mod rules;
+pub mod service;
+pub mod store;
+
+pub use error::DirectoryError;
+/// The time library of the model (`Timestamp`, civil dates and times, zones), re-exported so
+/// callers use the same version.
+pub use jiff;

@@ -1,0 +1,182 @@
+//! What an evaluation returns: the granted permissions plus the restrictive overlays.
+//!
+//! Permission flags combine as a union. Overlays (confirm access, whitelisting) apply when any
+//! applicable assignment carries them (002/004: confirm access triggers if "enabled in any of
+//! their role assignments"). When several applicable assignments carry the same overlay with
+//! different exceptions, the strictest combination wins: an exception ("except when locked",
+//! "only when locked") holds only if every assignment carrying that overlay has it. Whitelisted
+//! application lists are merged as a union (the seeds leave this open; digest §13).
+//!
+//! This module only combines; `evaluate` and `snapshot` decide which assignments apply.
+
+use crate::model::permission::{Permission, PermissionSet};
+use crate::model::role::Role;
+
+/// Confirm-access requirement of a session (002/004 §5.5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ConfirmRequirement {
+    /// The Host's local user must accept.
+    pub host_prompt: bool,
+    /// The host prompt is skipped when the computer is locked (Windows Hosts only).
+    pub prompt_skipped_when_locked: bool,
+    /// The host prompt is skipped when nobody is logged in (Windows Hosts only).
+    pub prompt_skipped_when_no_user: bool,
+    /// Approval by email from the approver groups is requested.
+    pub email: bool,
+    /// Email approval is requested only when the computer is locked.
+    pub email_only_when_locked: bool,
+    /// Email approval is requested only when nobody is logged in.
+    pub email_only_when_no_user: bool,
+}
+
+impl ConfirmRequirement {
+    /// Whether any confirmation applies.
+    pub fn is_required(&self) -> bool {
+        self.host_prompt || self.email
+    }
+}
+
+/// Whitelisting requirement of a session (002/004 §5.6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct WhitelistRequirement {
+    /// The session is restricted to the whitelisted applications.
+    pub enabled: bool,
+    /// Not restricted when the computer is locked at session start.
+    pub except_when_locked: bool,
+    /// Not restricted when nobody is logged in at session start.
+    pub except_when_no_user: bool,
+}
+
+/// The effective access of a user on a device (or for OnDemand / administration) at an
+/// instant. `Copy` and allocation-free.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Access {
+    /// Union of the permission sets of every applicable assignment.
+    pub permissions: PermissionSet,
+    /// Confirm-access overlay.
+    pub confirm: ConfirmRequirement,
+    /// Whitelisting overlay.
+    pub whitelist: WhitelistRequirement,
+    /// How many assignments applied.
+    pub contributing: u32,
+}
+
+impl Access {
+    /// Whether no permission is granted (the device is not reachable).
+    pub fn is_empty(&self) -> bool {
+        self.permissions.is_empty()
+    }
+
+    /// Whether `p` is granted.
+    pub fn allows(&self, p: Permission) -> bool {
+        self.permissions.contains(p)
+    }
+
+    /// Adds one applicable assignment's role.
+    pub fn merge(&mut self, o: &Overlay) {
+        self.permissions |= o.permissions;
+        self.contributing += 1;
+        let c = &mut self.confirm;
+        if o.confirm.host_prompt {
+            if c.host_prompt {
+                c.prompt_skipped_when_locked &= o.confirm.prompt_skipped_when_locked;
+                c.prompt_skipped_when_no_user &= o.confirm.prompt_skipped_when_no_user;
+            } else {
+                c.host_prompt = true;
+                c.prompt_skipped_when_locked = o.confirm.prompt_skipped_when_locked;
+                c.prompt_skipped_when_no_user = o.confirm.prompt_skipped_when_no_user;
+            }
+        }
+        if o.confirm.email {
+            if c.email {
+                c.email_only_when_locked &= o.confirm.email_only_when_locked;
+                c.email_only_when_no_user &= o.confirm.email_only_when_no_user;
+            } else {
+                c.email = true;
+                c.email_only_when_locked = o.confirm.email_only_when_locked;
+                c.email_only_when_no_user = o.confirm.email_only_when_no_user;
+            }
+        }
+        let w = &mut self.whitelist;
+        if o.whitelist.enabled {
+            if w.enabled {
+                w.except_when_locked &= o.whitelist.except_when_locked;
+                w.except_when_no_user &= o.whitelist.except_when_no_user;
+            } else {
+                *w = o.whitelist;
+            }
+        }
+    }
+}
+
+/// What one role contributes, in `Copy` form.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Overlay {
+    /// The role's permissions.
+    pub permissions: PermissionSet,
+    /// The role's confirm options.
+    pub confirm: ConfirmRequirement,
+    /// The role's whitelisting options.
+    pub whitelist: WhitelistRequirement,
+}
+
+impl Overlay {
+    /// The overlay of a role.
+    pub fn of_role(role: &Role) -> Self {
+        let c = &role.confirm;
+        Self {
+            permissions: role.permissions,
+            confirm: ConfirmRequirement {
+                host_prompt: c.host_prompt,
+                prompt_skipped_when_locked: c.host_prompt && c.except_when_locked,
+                prompt_skipped_when_no_user: c.host_prompt && c.except_when_no_user,
+                email: c.email,
+                email_only_when_locked: c.email && c.email_only_when_locked,
+                email_only_when_no_user: c.email && c.email_only_when_no_user,
+            },
+            whitelist: match &role.whitelist {
+                Some(w) => WhitelistRequirement {
+                    enabled: true,
+                    except_when_locked: w.except_when_locked,
+                    except_when_no_user: w.except_when_no_user,
+                },
+                None => WhitelistRequirement::default(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompt(locked: bool, no_user: bool) -> Overlay {
+        Overlay {
+            confirm: ConfirmRequirement {
+                host_prompt: true,
+                prompt_skipped_when_locked: locked,
+                prompt_skipped_when_no_user: no_user,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn strictest_confirm_exception_wins() {
+        // 002/004 §5.5: confirm access applies if "enabled in any of their role assignments".
+        let mut a = Access::default();
+        a.merge(&Overlay {
+            permissions: PermissionSet::DEVICE_FULL,
+            ..Default::default()
+        });
+        assert!(!a.confirm.is_required());
+        a.merge(&prompt(true, true));
+        assert!(a.confirm.host_prompt && a.confirm.prompt_skipped_when_locked);
+        a.merge(&prompt(false, true));
+        assert!(!a.confirm.prompt_skipped_when_locked);
+        assert!(a.confirm.prompt_skipped_when_no_user);
+        assert_eq!(a.contributing, 3);
+        assert_eq!(a.permissions, PermissionSet::DEVICE_FULL);
+    }
+}

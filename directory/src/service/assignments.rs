@@ -1,0 +1,239 @@
+//! Role assignments: create (role x user groups x device groups, optional schedule), activate
+//! or deactivate, delete (its schedule goes with it), and bulk schedule set / remove in one
+//! atomic batch.
+
+use std::collections::BTreeSet;
+
+use super::audit::append;
+use super::codec::{Rec, Tx, read, read_all, read_known};
+use super::{Actor, Directory, keys, retry, scope};
+use crate::error::DirectoryError;
+use crate::model::{
+    AssignmentId, AuditKind, DeviceGroup, DeviceGroupId, Role, RoleAssignment, RoleId,
+    RolePurpose, Schedule, TenantId, UserGroup, UserGroupId,
+};
+use crate::rules::schedule::validate_schedule;
+
+/// What a new role assignment needs.
+#[derive(Clone, Debug)]
+pub struct NewAssignment {
+    /// Name (unique in the tenant).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// The role.
+    pub role: RoleId,
+    /// One or more user groups.
+    pub user_groups: BTreeSet<UserGroupId>,
+    /// Device groups: one or more for device-access roles, none for OnDemand and
+    /// administration roles.
+    pub device_groups: BTreeSet<DeviceGroupId>,
+    /// Optional schedule.
+    pub schedule: Option<Schedule>,
+}
+
+/// Checks an assignment against its role and the groups that exist.
+fn check_assignment(
+    a: &NewAssignment,
+    role: &Role,
+    user_groups_exist: bool,
+    device_groups_exist: bool,
+) -> Result<(), DirectoryError> {
+    if a.name.trim().is_empty() {
+        return Err(DirectoryError::InvalidAssignment("a role assignment needs a name"));
+    }
+    if a.user_groups.is_empty() {
+        return Err(DirectoryError::InvalidAssignment("at least one user group is needed"));
+    }
+    match role.purpose {
+        // 002/004 §5.2: "device groups cannot be selected, as these role assignments do not
+        // apply to regular devices".
+        RolePurpose::OnDemand if !a.device_groups.is_empty() => {
+            return Err(DirectoryError::OnDemandRoleWithDeviceGroups);
+        }
+        RolePurpose::Administration if !a.device_groups.is_empty() => {
+            return Err(DirectoryError::AdministrationRoleWithDeviceGroups);
+        }
+        RolePurpose::DeviceAccess if a.device_groups.is_empty() => {
+            return Err(DirectoryError::InvalidAssignment(
+                "a device-access role assignment needs a device group",
+            ));
+        }
+        _ => {}
+    }
+    if !user_groups_exist || !device_groups_exist {
+        return Err(DirectoryError::InvalidAssignment("a named group does not exist"));
+    }
+    if let Some(s) = &a.schedule {
+        validate_schedule(s)?;
+    }
+    Ok(())
+}
+
+impl Directory {
+    /// Creates a role assignment (active).
+    pub async fn create_assignment(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        new: NewAssignment,
+    ) -> Result<RoleAssignment, DirectoryError> {
+        let t = self.tenant_rec(tenant).await?.value;
+        let sc = scope(tenant)?;
+        let role: Rec<Role> =
+            read_known(&*self.store, &sc, &keys::role(new.role), RoleId::KIND, new.role).await?;
+        let mut tx = Tx::new(sc.clone());
+        tx.expect(&keys::role(new.role), Some(role.version));
+        let mut ugs_exist = true;
+        for g in &new.user_groups {
+            match read::<UserGroup>(&*self.store, &sc, &keys::ugroup(g)).await? {
+                Some(r) => {
+                    tx.expect(&keys::ugroup(g), Some(r.version));
+                }
+                None => ugs_exist = false,
+            }
+        }
+        let mut dgs_exist = true;
+        for g in &new.device_groups {
+            match read::<DeviceGroup>(&*self.store, &sc, &keys::dgroup(g)).await? {
+                Some(r) => {
+                    tx.expect(&keys::dgroup(g), Some(r.version));
+                }
+                None => dgs_exist = false,
+            }
+        }
+        check_assignment(&new, &role.value, ugs_exist, dgs_exist)?;
+        let now = self.now();
+        let a = RoleAssignment {
+            id: AssignmentId::new_random(),
+            tenant,
+            name: new.name.trim().to_owned(),
+            description: new.description.clone(),
+            active: true,
+            auto_disabled: None,
+            role: new.role,
+            user_groups: new.user_groups.clone(),
+            device_groups: new.device_groups.clone(),
+            schedule: new.schedule.clone(),
+            created_at: now,
+            modified_at: now,
+        };
+        tx.create(&keys::name("assign", &a.name), &a.id)?;
+        tx.create(&keys::assignment(a.id), &a)?;
+        append(&mut tx, &t, now, &actor.audit, AuditKind::RoleAssignment,
+            format!("role assignment {:?} created with role {:?}", a.name, role.value.name), None)?;
+        tx.commit(&*self.store).await.map_err(|e| match e {
+            DirectoryError::Conflict { ref key, .. } if key.starts_with("name/") => {
+                DirectoryError::DuplicateName { kind: AssignmentId::KIND, name: a.name.clone() }
+            }
+            e => e,
+        })?;
+        Ok(a)
+    }
+
+    /// Reads a role assignment.
+    pub async fn assignment(
+        &self,
+        tenant: TenantId,
+        id: AssignmentId,
+    ) -> Result<RoleAssignment, DirectoryError> {
+        let sc = scope(tenant)?;
+        Ok(read_known(&*self.store, &sc, &keys::assignment(id), AssignmentId::KIND, id).await?.value)
+    }
+
+    /// Every role assignment of the tenant.
+    pub async fn assignments(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<RoleAssignment>, DirectoryError> {
+        let all = read_all::<RoleAssignment>(&*self.store, &scope(tenant)?, "assign/").await?;
+        Ok(all.into_iter().map(|(_, r)| r.value).collect())
+    }
+
+    /// Activates or deactivates an assignment ("Disabling the role assignment does not remove
+    /// it"). Re-activating clears an automatic disable only if its role still exists.
+    pub async fn set_assignment_active(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        id: AssignmentId,
+        active: bool,
+    ) -> Result<(), DirectoryError> {
+        retry(|| async {
+            let t = self.tenant_rec(tenant).await?.value;
+            let sc = scope(tenant)?;
+            let rec: Rec<RoleAssignment> =
+                read_known(&*self.store, &sc, &keys::assignment(id), AssignmentId::KIND, id).await?;
+            let mut a = rec.value.clone();
+            let mut tx = Tx::new(sc.clone());
+            if active {
+                let role: Rec<Role> =
+                    read_known(&*self.store, &sc, &keys::role(a.role), RoleId::KIND, a.role).await?;
+                tx.expect(&keys::role(a.role), Some(role.version));
+                a.auto_disabled = None;
+            }
+            a.active = active;
+            a.modified_at = self.now();
+            tx.update(&keys::assignment(id), rec.version, &a)?;
+            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::RoleAssignment,
+                format!("role assignment {:?} {}", a.name, if active { "activated" } else { "deactivated" }), None)?;
+            tx.commit(&*self.store).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Deletes assignments (with their schedules), all or none.
+    pub async fn delete_assignments(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        ids: &[AssignmentId],
+    ) -> Result<(), DirectoryError> {
+        retry(|| async {
+            let t = self.tenant_rec(tenant).await?.value;
+            let sc = scope(tenant)?;
+            let mut tx = Tx::new(sc.clone());
+            for &id in ids {
+                let rec: Rec<RoleAssignment> =
+                    read_known(&*self.store, &sc, &keys::assignment(id), AssignmentId::KIND, id).await?;
+                tx.remove(&keys::assignment(id), rec.version);
+                tx.delete(&keys::name("assign", &rec.value.name));
+                append(&mut tx, &t, self.now(), &actor.audit, AuditKind::RoleAssignment,
+                    format!("role assignment {:?} deleted", rec.value.name), None)?;
+            }
+            tx.commit(&*self.store).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Sets (`Some`) or removes (`None`) the schedule of several assignments in one atomic
+    /// batch (002/004: "You can assign a schedule to multiple role assignments").
+    pub async fn set_schedules(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        ids: &[AssignmentId],
+        schedule: Option<Schedule>,
+    ) -> Result<(), DirectoryError> {
+        if let Some(s) = &schedule {
+            validate_schedule(s)?;
+        }
+        retry(|| async {
+            let t = self.tenant_rec(tenant).await?.value;
+            let sc = scope(tenant)?;
+            let mut tx = Tx::new(sc.clone());
+            for &id in ids {
+                let rec: Rec<RoleAssignment> =
+                    read_known(&*self.store, &sc, &keys::assignment(id), AssignmentId::KIND, id).await?;
+                let mut a = rec.value.clone();
+                a.schedule = schedule.clone();
+                a.modified_at = self.now();
+                tx.update(&keys::assignment(id), rec.version, &a)?;
+            }
+            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::RoleAssignment,
+                format!("schedule {} on {} role assignment(s)", if schedule.is_some() { "set" } else { "removed" }, ids.len()), None)?;
+            tx.commit(&*self.store).await.map(|_| ())
+        })
+        .await
+    }
+}

@@ -1,0 +1,222 @@
+//! The portable `copy` engine: one pump per direction through user-space buffers.
+//!
+//! Each pump reads a chunk, asks the limits, writes it whole, and repeats; EOF becomes a
+//! `shutdown` of the other side's write half. The two pumps run concurrently, so a peer that
+//! does not read stalls only the direction toward it.
+//!
+//! Buffers: an idle pump holds no 64 KiB buffer. It waits on a 512-byte inline buffer; when a
+//! read fills that completely (data is streaming) it borrows a 64 KiB buffer from a small
+//! process-wide pool, and it gives the buffer back the moment a read on it would block
+//! (the poll returned `Pending`, which retains nothing), falling back to the small buffer for
+//! the wait. Keep-alives and interactive traffic therefore never take a big buffer, and a bulk
+//! transfer keeps one as long as the socket has data ready.
+//!
+//! Generic over `AsyncRead`/`AsyncWrite`, so it serves TCP halves and QUIC streams alike.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::{Direction, EngineError, ForwardCounters, ForwardLimits};
+
+/// Size of a streaming buffer.
+pub(crate) const COPY_BUF: usize = 64 * 1024;
+/// Size of the inline buffer an idle pump waits on.
+const SMALL_BUF: usize = 512;
+/// Most idle streaming buffers the process keeps for reuse (16 MiB).
+const POOL_MAX: usize = 256;
+
+static BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+
+fn take_buffer() -> Box<[u8]> {
+    BUFFERS
+        .lock()
+        .pop()
+        .unwrap_or_else(|| vec![0u8; COPY_BUF].into_boxed_slice())
+}
+
+fn put_buffer(buf: Box<[u8]>) {
+    let mut pool = BUFFERS.lock();
+    if pool.len() < POOL_MAX {
+        pool.push(buf);
+    }
+}
+
+/// A borrowed streaming buffer that goes back to the pool on drop.
+struct BigBuf(Option<Box<[u8]>>);
+
+impl Drop for BigBuf {
+    fn drop(&mut self) {
+        if let Some(b) = self.0.take() {
+            put_buffer(b);
+        }
+    }
+}
+
+/// Forwards a TCP↔TCP session with `copy`.
+pub(crate) async fn forward_tcp(
+    mut a: TcpStream,
+    mut b: TcpStream,
+    a_leftover: Bytes,
+    b_leftover: Bytes,
+    limits: &ForwardLimits,
+    counters: &ForwardCounters,
+) -> Result<(), EngineError> {
+    let (mut ar, mut aw) = a.split();
+    let (mut br, mut bw) = b.split();
+    forward_halves(
+        (&mut ar, &mut aw),
+        (&mut br, &mut bw),
+        a_leftover,
+        b_leftover,
+        limits,
+        counters,
+    )
+    .await
+}
+
+/// Forwards between two (reader, writer) pairs until both directions end or one fails.
+pub(crate) async fn forward_halves<AR, AW, BR, BW>(
+    a: (&mut AR, &mut AW),
+    b: (&mut BR, &mut BW),
+    a_leftover: Bytes,
+    b_leftover: Bytes,
+    limits: &ForwardLimits,
+    counters: &ForwardCounters,
+) -> Result<(), EngineError>
+where
+    AR: AsyncRead + Unpin + ?Sized,
+    AW: AsyncWrite + Unpin + ?Sized,
+    BR: AsyncRead + Unpin + ?Sized,
+    BW: AsyncWrite + Unpin + ?Sized,
+{
+    let (ar, aw) = a;
+    let (br, bw) = b;
+    let a_to_b = pump(ar, bw, a_leftover, Direction::AToB, limits, counters);
+    let b_to_a = pump(br, aw, b_leftover, Direction::BToA, limits, counters);
+    tokio::try_join!(a_to_b, b_to_a).map(|_| ())
+}
+
+/// Writes `leftover`, then copies `src` to `dst` until EOF, then shuts `dst`'s write side.
+pub(crate) async fn pump<R, W>(
+    src: &mut R,
+    dst: &mut W,
+    leftover: Bytes,
+    dir: Direction,
+    limits: &ForwardLimits,
+    counters: &ForwardCounters,
+) -> Result<(), EngineError>
+where
+    R: AsyncRead + Unpin + ?Sized,
+    W: AsyncWrite + Unpin + ?Sized,
+{
+    let wr = |e| EngineError::write(dir.sink(), e);
+    let rd = |e| EngineError::read(dir.source(), e);
+    if !leftover.is_empty() {
+        limits.throttle(leftover.len()).await;
+        dst.write_all(&leftover).await.map_err(wr)?;
+        counters.record(dir, leftover.len());
+    }
+    let mut small = [0u8; SMALL_BUF];
+    let mut big = BigBuf(None);
+    loop {
+        let cap = limits.chunk_cap(COPY_BUF);
+        let (n, in_big) = std::future::poll_fn(|cx| poll_chunk(cx, src, &mut big, &mut small, cap))
+            .await
+            .map_err(rd)?;
+        if n == 0 {
+            dst.shutdown().await.map_err(wr)?;
+            return Ok(());
+        }
+        limits.throttle(n).await;
+        let chunk = if in_big {
+            big.0.as_deref().and_then(|b| b.get(..n))
+        } else {
+            small.get(..n)
+        };
+        let chunk = chunk.ok_or_else(|| rd(io::Error::other("read past buffer")))?;
+        dst.write_all(chunk).await.map_err(wr)?;
+        counters.record(dir, n);
+        if !in_big && n == SMALL_BUF {
+            big.0 = Some(take_buffer());
+        }
+    }
+}
+
+/// Reads one chunk into the big buffer if held (releasing it when the read would block),
+/// else into the small one. Returns `(bytes, read_into_big)`.
+fn poll_chunk<R: AsyncRead + Unpin + ?Sized>(
+    cx: &mut Context<'_>,
+    src: &mut R,
+    big: &mut BigBuf,
+    small: &mut [u8; SMALL_BUF],
+    cap: usize,
+) -> Poll<io::Result<(usize, bool)>> {
+    if let Some(buf) = big.0.as_deref_mut() {
+        let len = cap.min(buf.len());
+        let slice = buf.get_mut(..len).unwrap_or_default();
+        let mut rb = ReadBuf::new(slice);
+        match Pin::new(&mut *src).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => return Poll::Ready(Ok((rb.filled().len(), true))),
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {
+                // Nothing in flight: give the buffer back and wait on the small one.
+                if let Some(b) = big.0.take() {
+                    put_buffer(b);
+                }
+                return Poll::Pending;
+            }
+        }
+    }
+    let mut rb = ReadBuf::new(&mut small[..]);
+    match Pin::new(&mut *src).poll_read(cx, &mut rb) {
+        Poll::Ready(Ok(())) => Poll::Ready(Ok((rb.filled().len(), false))),
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn pump_streams_and_releases_buffer() {
+        let (mut client, mut relay_side) = tokio::io::duplex(1 << 20);
+        let (mut relay_out, mut peer) = tokio::io::duplex(1 << 20);
+        let counters = ForwardCounters::new(super::super::EngineKind::Copy);
+        let limits = ForwardLimits::unlimited();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let writer = tokio::spawn(async move {
+            client.write_all(&sent).await.unwrap();
+            client.shutdown().await.unwrap();
+            client
+        });
+        let pump_task = pump(
+            &mut relay_side,
+            &mut relay_out,
+            Bytes::from_static(b"lead"),
+            Direction::AToB,
+            &limits,
+            &counters,
+        );
+        let reader = async {
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).await.unwrap();
+            got
+        };
+        let (r, got) = tokio::join!(pump_task, reader);
+        r.unwrap();
+        writer.await.unwrap();
+        assert_eq!(got.get(..4), Some(&b"lead"[..]));
+        assert_eq!(got.get(4..), Some(&data[..]));
+        assert_eq!(counters.bytes(Direction::AToB), 300_004);
+    }
+}
