@@ -105,7 +105,10 @@ fn bench_noise(c: &mut Criterion) -> Result<()> {
 fn bench_mux_frames(c: &mut Criterion) -> Result<()> {
     let mut group = c.benchmark_group("mux_frame");
     let size = 16 * 1024;
-    let frame = MuxFrame::Data { channel: ChannelId::new(1), data: Bytes::from(vec![7_u8; size]) };
+    let frame = MuxFrame::Data {
+        channel: ChannelId::new(1),
+        data: Bytes::from(vec![7_u8; size]),
+    };
     group.throughput(Throughput::Bytes(size as u64));
     let mut buf = BytesMut::with_capacity(frame.encoded_len());
     group.bench_function("encode/data16KiB", |b| {
@@ -197,7 +200,10 @@ fn bench_mux_pipe(c: &mut Criterion, now: Instant) -> Result<()> {
         let mut wire = BytesMut::new();
         let moved = mux_round(&mut g, &mut h, &ids, &data, &mut wire, now)?;
         if moved != data.len() * channels {
-            bail!("mux round moved {moved} bytes, expected {}", data.len() * channels);
+            bail!(
+                "mux round moved {moved} bytes, expected {}",
+                data.len() * channels
+            );
         }
         group.throughput(Throughput::Bytes((data.len() * channels) as u64));
         group.bench_function(format!("256KiB_over_{channels}ch"), |b| {

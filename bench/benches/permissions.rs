@@ -132,8 +132,12 @@ fn tenant_model() -> (TenantModel, Vec<UserId>, Vec<DeviceId>) {
             ([everyone].into(), [everything].into())
         } else {
             (
-                (0..1 + rng.below(2)).map(|_| ugs[rng.below(ugs.len())]).collect(),
-                (0..1 + rng.below(2)).map(|_| dgs[rng.below(dgs.len())]).collect(),
+                (0..1 + rng.below(2))
+                    .map(|_| ugs[rng.below(ugs.len())])
+                    .collect(),
+                (0..1 + rng.below(2))
+                    .map(|_| dgs[rng.below(dgs.len())])
+                    .collect(),
             )
         };
         let schedule = (i >= 2 && i < 2 + SCHEDULED).then(|| {
@@ -192,7 +196,12 @@ fn bench_permissions(c: &mut Criterion) {
     let snap = PolicySnapshot::build(&model.input());
     let mut rng = Rng(42);
     let pairs: Vec<(UserId, DeviceId)> = (0..4096)
-        .map(|_| (users[rng.below(users.len())], devices[rng.below(devices.len())]))
+        .map(|_| {
+            (
+                users[rng.below(users.len())],
+                devices[rng.below(devices.len())],
+            )
+        })
         .collect();
     let now: Timestamp = "2026-06-03T09:30Z".parse().expect("timestamp");
     let granted = pairs

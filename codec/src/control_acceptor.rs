@@ -156,9 +156,13 @@ impl ControlAcceptor {
 
     /// Refuses with `code`: queues `Error`, emits `Failed`, closes.
     pub fn close(&mut self, code: ErrorCode, message: &str) {
-        if matches!(self.state, State::Closed) {
-            return;
+        if !matches!(self.state, State::Closed) {
+            self.shut(code, message);
         }
+    }
+
+    /// Queues `Error`, emits `Failed` and closes, whatever the state.
+    fn shut(&mut self, code: ErrorCode, message: &str) {
         let _ = self.channel.push(&ControlMessage::error(code, message));
         self.channel.clear_input();
         self.state = State::Closed;
@@ -166,7 +170,7 @@ impl ControlAcceptor {
     }
 
     fn fail(&mut self, err: ControlHandshakeError) -> ControlHandshakeError {
-        self.close(err.code(), &err.to_string());
+        self.shut(err.code(), &err.to_string());
         err
     }
 
@@ -211,21 +215,19 @@ impl ControlAcceptor {
         msg: ControlMessage,
         now: Instant,
     ) -> Result<(), ControlHandshakeError> {
+        // The old state is consumed; every outcome below installs the next one.
         let state = std::mem::replace(&mut self.state, State::Closed);
-        let next = self.next_state(state, msg, now);
-        match next {
+        match self.next_state(state, msg, now) {
             Next::State(s) => {
                 self.state = s;
                 Ok(())
             }
             Next::Establish(peer) => {
-                self.state = State::AwaitHello;
                 self.establish(peer, now);
                 Ok(())
             }
             Next::Refuse(code) => {
-                self.state = State::AwaitHello;
-                self.close(code, code.sentence());
+                self.shut(code, code.sentence());
                 Ok(())
             }
             Next::PeerGaveUp(code) => {
@@ -233,10 +235,7 @@ impl ControlAcceptor {
                 self.events.push_back(ControlAcceptorEvent::Failed(code));
                 Ok(())
             }
-            Next::Fail(err) => {
-                self.state = State::AwaitHello;
-                Err(self.fail(err))
-            }
+            Next::Fail(err) => Err(self.fail(err)),
         }
     }
 

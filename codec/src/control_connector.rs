@@ -5,15 +5,16 @@
 //! (domain-separated, see `control_handshake`), and reports `Established` on `Welcome`,
 //! `Enrolled` on `EnrollResponse`, or `Closed` on `Error` / timeout. Once established it sends
 //! a `Heartbeat` every interval the broker announced and fails with `idle_timeout` when the
-//! broker stays silent. It holds the device secret only to sign; it never stores or prints it.
+//! broker stays silent. It holds the device key only to sign (zeroized on drop) and never prints it.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ed25519_dalek::{Signer, SigningKey};
 
 use crate::control_handshake::{
-    Channel, ControlConfig, ControlHandshakeError, is_handshake_message, sign_device_challenge,
+    Channel, ControlConfig, ControlHandshakeError, device_auth_message, is_handshake_message,
 };
 use crate::error_code::ErrorCode;
 use crate::ids::DeviceId;
@@ -89,7 +90,7 @@ enum State {
 pub struct ControlConnector {
     cfg: ControlConfig,
     state: State,
-    device: Option<(DeviceId, [u8; 32])>,
+    device: Option<(DeviceId, SigningKey)>,
     auth_deadline: Instant,
     next_seq: u64,
     channel: Channel,
@@ -100,7 +101,7 @@ impl std::fmt::Debug for ControlConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ControlConnector")
             .field("state", &self.state)
-            .field("device", &self.device.map(|(id, _)| id))
+            .field("device", &self.device.as_ref().map(|(id, _)| id))
             .finish_non_exhaustive()
     }
 }
@@ -121,7 +122,7 @@ impl ControlConnector {
                 credential,
                 signing_key,
             } => {
-                device = Some((device_id, signing_key));
+                device = Some((device_id, SigningKey::from_bytes(&signing_key)));
                 ControlMessage::HostHello {
                     device_id,
                     credential,
@@ -149,9 +150,13 @@ impl ControlConnector {
     }
 
     fn close_local(&mut self, code: ErrorCode, message: String, tell_peer: bool) {
-        if matches!(self.state, State::Closed) {
-            return;
+        if !matches!(self.state, State::Closed) {
+            self.shut(code, message, tell_peer);
         }
+    }
+
+    /// Emits `Closed` (and tells the broker when `tell_peer`) whatever the state.
+    fn shut(&mut self, code: ErrorCode, message: String, tell_peer: bool) {
         if tell_peer {
             let _ = self.channel.push(&ControlMessage::error(code, &message));
         }
@@ -177,7 +182,7 @@ impl ControlConnector {
                 }
             };
             if let Err(e) = self.handle_message(msg, now) {
-                self.close_local(e.code(), e.to_string(), true);
+                self.shut(e.code(), e.to_string(), true);
                 return Err(e);
             }
             if matches!(self.state, State::Closed) {
@@ -191,18 +196,20 @@ impl ControlConnector {
         msg: ControlMessage,
         now: Instant,
     ) -> Result<(), ControlHandshakeError> {
+        // The old state is consumed; an error leaves the machine closed.
         let state = std::mem::replace(&mut self.state, State::Closed);
         self.state = match (state, msg) {
             (_, ControlMessage::Error { code, message }) => {
-                self.state = State::AwaitWelcome;
-                self.close_local(code, message, false);
+                self.shut(code, message, false);
                 return Ok(());
             }
             (State::AwaitChallengeOrWelcome, ControlMessage::AuthChallenge { challenge }) => {
-                let Some((device_id, secret)) = self.device else {
+                let Some((device_id, key)) = &self.device else {
                     return Err(ControlHandshakeError::Unexpected(0x0203));
                 };
-                let signature = sign_device_challenge(&secret, device_id, &challenge);
+                let signature = key
+                    .sign(&device_auth_message(*device_id, &challenge))
+                    .to_bytes();
                 self.channel
                     .push(&ControlMessage::AuthResponse { signature })?;
                 State::AwaitWelcome

@@ -169,14 +169,18 @@ async fn idle_timeout_closes(kind: EngineKind) {
     let mut relay = TestRelay::start(cfg).await;
     let (mut h, mut g) = pair(relay.addr(), &Session::new()).await;
     // Traffic keeps it alive past the timeout...
-    for _ in 0..4 {
+    let mut last_byte = Instant::now();
+    for i in 0..4 {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         h.write_all(b"k").await.unwrap();
         let mut b = [0u8; 1];
         g.read_exact(&mut b).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        last_byte = Instant::now();
     }
     // ...silence closes it.
-    let started = Instant::now();
+    let started = last_byte;
     let mut b = [0u8; 1];
     let n = tokio::time::timeout(Duration::from_secs(5), g.read(&mut b))
         .await

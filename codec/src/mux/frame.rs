@@ -371,13 +371,23 @@ mod tests {
         expected.extend_from_slice(b"127.0.0.1:22");
         assert_eq!(&buf[..], &expected[..]);
         buf.clear();
-        MuxFrame::Accept { channel: ChannelId::new(1), window: 262_144 }.encode(&mut buf).unwrap();
-        MuxFrame::Data { channel: ChannelId::new(1), data: Bytes::from_static(b"hi") }
-            .encode(&mut buf)
-            .unwrap();
+        MuxFrame::Accept {
+            channel: ChannelId::new(1),
+            window: 262_144,
+        }
+        .encode(&mut buf)
+        .unwrap();
+        MuxFrame::Data {
+            channel: ChannelId::new(1),
+            data: Bytes::from_static(b"hi"),
+        }
+        .encode(&mut buf)
+        .unwrap();
         assert_eq!(
             &buf[..],
-            &[2, 0, 0, 4, 0, 0, 0, 1, 0, 4, 0, 0, 3, 0, 0, 2, 0, 0, 0, 1, 0x68, 0x69]
+            &[
+                2, 0, 0, 4, 0, 0, 0, 1, 0, 4, 0, 0, 3, 0, 0, 2, 0, 0, 0, 1, 0x68, 0x69
+            ]
         );
         assert_eq!(buf.len() + 16, 0x26);
     }

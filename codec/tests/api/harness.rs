@@ -779,3 +779,41 @@ fn garbage_on_the_control_connection_is_refused_with_a_code() {
         Some(ControlAcceptorEvent::Failed(ErrorCode::ProtocolViolation))
     ));
 }
+
+#[test]
+fn a_connector_refuses_what_its_flow_does_not_expect() {
+    let now = t0();
+    // A challenge sent to a Guest (which has no device key) is a protocol violation: the
+    // connector reports it and tells the broker why.
+    let mut g = guest_connector(TOKEN, now);
+    let _hello = g.poll_transmit().unwrap();
+    let challenge = ControlMessage::AuthChallenge { challenge: [1; 32] }
+        .to_frame()
+        .unwrap()
+        .to_bytes();
+    assert!(g.handle_bytes(&challenge, now).is_err());
+    assert!(matches!(
+        g.poll_event(),
+        Some(ControlConnectorEvent::Closed {
+            code: ErrorCode::ProtocolViolation,
+            ..
+        })
+    ));
+    let sent = g.poll_transmit().unwrap();
+    let (frame, _) = switchboard_codec::FrameDecoder::default()
+        .decode_slice(&sent)
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        ControlMessage::from_frame(&frame),
+        Ok(ControlMessage::Error {
+            code: ErrorCode::ProtocolViolation,
+            ..
+        })
+    ));
+    assert!(g.is_closed());
+    assert_eq!(
+        g.handle_bytes(b"more", now),
+        Err(switchboard_codec::ControlHandshakeError::Closed)
+    );
+}

@@ -30,16 +30,18 @@ fn perms() -> impl Strategy<Value = PermissionSet> {
     any::<u64>().prop_map(PermissionSet::from_bits)
 }
 fn text(max: usize) -> impl Strategy<Value = String> {
-    // Multi-byte characters included; capped in bytes.
-    proptest::string::string_regex(".{0,40}")
-        .unwrap()
-        .prop_map(move |s| {
-            let mut end = s.len().min(max);
-            while !s.is_char_boundary(end) {
-                end -= 1;
+    // Any characters (multi-byte included), up to the cap in bytes, so lengths near the cap
+    // are exercised too.
+    prop::collection::vec(any::<char>(), 0..=max).prop_map(move |chars| {
+        let mut s = String::new();
+        for c in chars {
+            if s.len() + c.len_utf8() > max {
+                break;
             }
-            s[..end].to_owned()
-        })
+            s.push(c);
+        }
+        s
+    })
 }
 fn blob(max: usize) -> impl Strategy<Value = Bytes> {
     prop::collection::vec(any::<u8>(), 0..=max).prop_map(Bytes::from)

@@ -317,7 +317,9 @@ impl PermissionSet {
 
     /// The permissions in the set, in bit order.
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL.into_iter().filter(move |p| self.contains(*p))
+        Permission::ALL
+            .into_iter()
+            .filter(move |p| self.contains(*p))
     }
 
     /// Number of permissions in the set.
@@ -394,7 +396,10 @@ mod tests {
         let a = PermissionSet::from_slice(&[Permission::ViewScreen, Permission::Chat]);
         let b = PermissionSet::from_slice(&[Permission::Chat, Permission::Tunnel]);
         assert_eq!((a | b).len(), 3);
-        assert_eq!(a.intersection(b).iter().collect::<Vec<_>>(), vec![Permission::Chat]);
+        assert_eq!(
+            a.intersection(b).iter().collect::<Vec<_>>(),
+            vec![Permission::Chat]
+        );
         assert!(a.difference(b).contains(Permission::ViewScreen));
         assert!(!a.contains(Permission::Tunnel));
         let json = serde_json::to_string(&a).unwrap();

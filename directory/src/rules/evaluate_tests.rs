@@ -19,15 +19,27 @@ fn union_of_assignments_with_contributors() {
     let servers = w.device_group("Servers");
     let u = w.user(&[support]);
     let d = w.device(&[servers]);
-    let view = w.role(RolePurpose::DeviceAccess, &[Permission::RemoteSession, Permission::ViewScreen]);
+    let view = w.role(
+        RolePurpose::DeviceAccess,
+        &[Permission::RemoteSession, Permission::ViewScreen],
+    );
     let cmd = w.role(RolePurpose::DeviceAccess, &[Permission::ExecuteCommand]);
     let a1 = w.assign("view", view, &[support], &[servers]);
     let a2 = w.assign("cmd", cmd, &[w.everyone], &[w.everything]);
     let c = check(&w.m.input(), u, Target::Device(w.device_ref(d)), at(NOON));
-    let yes: Vec<Permission> = c.granted.iter().filter(|(_, y)| *y).map(|(p, _)| *p).collect();
+    let yes: Vec<Permission> = c
+        .granted
+        .iter()
+        .filter(|(_, y)| *y)
+        .map(|(p, _)| *p)
+        .collect();
     assert_eq!(
         yes,
-        vec![Permission::RemoteSession, Permission::ViewScreen, Permission::ExecuteCommand]
+        vec![
+            Permission::RemoteSession,
+            Permission::ViewScreen,
+            Permission::ExecuteCommand
+        ]
     );
     assert_eq!(c.granted.len(), Permission::ALL.len());
     let mut contrib: Vec<AssignmentId> = c.contributing().collect();
@@ -70,21 +82,47 @@ fn inactive_groups_stop_their_assignments() {
     w.assign("a", r, &[ug], &[dg]);
     let dev = w.device_ref(d).clone();
     assert!(!evaluate(&w.m.input(), u, &dev, at(NOON)).is_empty());
-    w.m.user_groups.iter_mut().find(|g| g.id == ug).unwrap().active = false;
+    w.m.user_groups
+        .iter_mut()
+        .find(|g| g.id == ug)
+        .unwrap()
+        .active = false;
     let c = check(&w.m.input(), u, Target::Device(&dev), at(NOON));
     assert!(c.access.is_empty());
-    assert_eq!(c.involved[0].not_applying, Some(NotApplying::UserGroupInactive));
-    w.m.user_groups.iter_mut().find(|g| g.id == ug).unwrap().active = true;
-    w.m.device_groups.iter_mut().find(|g| g.id == dg).unwrap().active = false;
+    assert_eq!(
+        c.involved[0].not_applying,
+        Some(NotApplying::UserGroupInactive)
+    );
+    w.m.user_groups
+        .iter_mut()
+        .find(|g| g.id == ug)
+        .unwrap()
+        .active = true;
+    w.m.device_groups
+        .iter_mut()
+        .find(|g| g.id == dg)
+        .unwrap()
+        .active = false;
     let c = check(&w.m.input(), u, Target::Device(&dev), at(NOON));
-    assert_eq!(c.involved[0].not_applying, Some(NotApplying::DeviceGroupInactive));
+    assert_eq!(
+        c.involved[0].not_applying,
+        Some(NotApplying::DeviceGroupInactive)
+    );
     // The built-in Everything can be deactivated too.
-    w.m.device_groups.iter_mut().find(|g| g.id == dg).unwrap().active = true;
+    w.m.device_groups
+        .iter_mut()
+        .find(|g| g.id == dg)
+        .unwrap()
+        .active = true;
     let all = w.everything;
     let everyone = w.everyone;
     let r2 = w.role(RolePurpose::DeviceAccess, &[Permission::Chat]);
     w.assign("all", r2, &[everyone], &[all]);
-    w.m.device_groups.iter_mut().find(|g| g.id == all).unwrap().active = false;
+    w.m.device_groups
+        .iter_mut()
+        .find(|g| g.id == all)
+        .unwrap()
+        .active = false;
     assert!(!evaluate(&w.m.input(), u, &dev, at(NOON)).allows(Permission::Chat));
 }
 
@@ -103,7 +141,10 @@ fn disabled_roles_inactive_assignments_and_missing_roles_contribute_nothing() {
     // 002/004: "Disabling the role assignment does not remove it."
     w.assignment_mut(a).active = false;
     let c = check(&w.m.input(), u, Target::Device(&dev), at(NOON));
-    assert_eq!(c.involved[0].not_applying, Some(NotApplying::AssignmentInactive));
+    assert_eq!(
+        c.involved[0].not_applying,
+        Some(NotApplying::AssignmentInactive)
+    );
     w.assignment_mut(a).active = true;
     w.m.roles.retain(|x| x.id != r);
     let c = check(&w.m.input(), u, Target::Device(&dev), at(NOON));
@@ -129,8 +170,16 @@ fn scheduled_assignment_applies_only_in_schedule() {
     let dev = w.device_ref(d).clone();
     // Monday 2026-06-01, Bucharest is UTC+3: 12:00Z = 15:00 local; 15:00Z = 18:00 local.
     assert!(!evaluate(&w.m.input(), u, &dev, at("2026-06-01T12:00Z")).is_empty());
-    let c = check(&w.m.input(), u, Target::Device(&dev), at("2026-06-01T15:00Z"));
-    assert_eq!(c.involved[0].not_applying, Some(NotApplying::OutsideSchedule));
+    let c = check(
+        &w.m.input(),
+        u,
+        Target::Device(&dev),
+        at("2026-06-01T15:00Z"),
+    );
+    assert_eq!(
+        c.involved[0].not_applying,
+        Some(NotApplying::OutsideSchedule)
+    );
 }
 
 #[test]
@@ -147,7 +196,11 @@ fn my_devices_is_exactly_the_reachable_enrolled_devices() {
     let _d2 = w.device(&[]);
     let d3 = w.device(&[dg]);
     let pending = w.device(&[dg]);
-    w.m.devices.iter_mut().find(|d| d.id == pending).unwrap().enrollment = EnrollmentState::Pending;
+    w.m.devices
+        .iter_mut()
+        .find(|d| d.id == pending)
+        .unwrap()
+        .enrollment = EnrollmentState::Pending;
     let r = w.role(RolePurpose::DeviceAccess, &[Permission::RemoteSession]);
     w.assign("a", r, &[ug], &[dg]);
     // A confirm-only role alone grants nothing and makes nothing reachable.
@@ -178,12 +231,22 @@ fn members_that_are_not_active_get_nothing() {
     for state in [
         MembershipState::Disabled(DisabledReason::Manual),
         MembershipState::Disabled(DisabledReason::PlanLimit),
-        MembershipState::Invited { sent_at: Timestamp::UNIX_EPOCH, resends: 0 },
+        MembershipState::Invited {
+            sent_at: Timestamp::UNIX_EPOCH,
+            resends: 0,
+        },
     ] {
-        w.m.memberships.iter_mut().find(|m| m.user == u).unwrap().state = state;
+        w.m.memberships
+            .iter_mut()
+            .find(|m| m.user == u)
+            .unwrap()
+            .state = state;
         let c = check(&w.m.input(), u, Target::Device(&dev), at(NOON));
         assert!(c.access.is_empty());
-        assert_eq!(c.involved[0].not_applying, Some(NotApplying::MemberNotActive));
+        assert_eq!(
+            c.involved[0].not_applying,
+            Some(NotApplying::MemberNotActive)
+        );
     }
 }
 
@@ -195,7 +258,10 @@ fn ondemand_and_administration_targets_use_their_purpose_only() {
     let u = w.user(&[]);
     let d = w.device(&[]);
     let dev_role = w.role(RolePurpose::DeviceAccess, &[Permission::RemoteSession]);
-    let od_role = w.role(RolePurpose::OnDemand, &[Permission::ViewScreen, Permission::OwnInvitations]);
+    let od_role = w.role(
+        RolePurpose::OnDemand,
+        &[Permission::ViewScreen, Permission::OwnInvitations],
+    );
     let adm = w.role(RolePurpose::Administration, &[Permission::AuditLog]);
     w.assign("dev", dev_role, &[w.everyone], &[w.everything]);
     w.assign("od", od_role, &[w.everyone], &[]);
@@ -207,9 +273,15 @@ fn ondemand_and_administration_targets_use_their_purpose_only() {
         PermissionSet::from_slice(&[Permission::ViewScreen, Permission::OwnInvitations])
     );
     let ad = check(&input, u, Target::Administration, at(NOON)).access;
-    assert_eq!(ad.permissions, PermissionSet::from_slice(&[Permission::AuditLog]));
+    assert_eq!(
+        ad.permissions,
+        PermissionSet::from_slice(&[Permission::AuditLog])
+    );
     let dv = evaluate(&input, u, w.device_ref(d), at(NOON));
-    assert_eq!(dv.permissions, PermissionSet::from_slice(&[Permission::RemoteSession]));
+    assert_eq!(
+        dv.permissions,
+        PermissionSet::from_slice(&[Permission::RemoteSession])
+    );
 }
 
 #[test]
@@ -256,7 +328,11 @@ fn overlays_approvers_and_whitelisted_applications() {
     assert!(c.access.confirm.email);
     assert!(c.access.whitelist.enabled);
     assert_eq!(c.email_approver_groups, vec![approvers]);
-    assert_eq!(c.whitelisted_applications, vec![app_on], "disabled apps are left out");
+    assert_eq!(
+        c.whitelisted_applications,
+        vec![app_on],
+        "disabled apps are left out"
+    );
     // 002/004 §4.4.11: the assignment is auto-disabled when "all the applications ... become
     // disabled": it no longer applies.
     w.m.applications.iter_mut().for_each(|a| a.enabled = false);

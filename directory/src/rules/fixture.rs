@@ -10,7 +10,6 @@ pub(crate) struct World {
     pub(crate) m: TenantModel,
     pub(crate) everyone: UserGroupId,
     pub(crate) everything: DeviceGroupId,
-    pub(crate) owner: UserId,
 }
 
 pub(crate) fn t0() -> Timestamp {
@@ -24,7 +23,6 @@ impl World {
         Self {
             everyone: n.everyone.id,
             everything: n.everything.id,
-            owner,
             m: n.into_model(),
         }
     }

@@ -27,7 +27,9 @@ pub fn new_session(
         key: generate_key()?,
         created_by: creator,
         created_at: now,
-        expires_at: now.saturating_add(ONDEMAND_KEY_LIFETIME).unwrap_or(Timestamp::MAX),
+        expires_at: now
+            .saturating_add(ONDEMAND_KEY_LIFETIME)
+            .unwrap_or(Timestamp::MAX),
         state: OnDemandState::Created,
     })
 }
@@ -125,7 +127,12 @@ mod tests {
     }
 
     fn session() -> OnDemandSession {
-        new_session(TenantId::new_random(), UserId::new_random(), ts("2026-01-01T10:00Z")).unwrap()
+        new_session(
+            TenantId::new_random(),
+            UserId::new_random(),
+            ts("2026-01-01T10:00Z"),
+        )
+        .unwrap()
     }
 
     fn reason(r: Result<(), DirectoryError>) -> OnDemandRefusal {
@@ -145,7 +152,10 @@ mod tests {
         assert!(!is_key_shaped("12345678a"));
         assert_eq!(s.expires_at, ts("2026-01-02T10:00Z"));
         let mut late = s.clone();
-        assert_eq!(reason(join(&mut late, ts("2026-01-02T10:00Z"))), OnDemandRefusal::Expired);
+        assert_eq!(
+            reason(join(&mut late, ts("2026-01-02T10:00Z"))),
+            OnDemandRefusal::Expired
+        );
         let mut ok = s.clone();
         join(&mut ok, ts("2026-01-02T09:59:59Z")).unwrap();
     }
@@ -155,13 +165,25 @@ mod tests {
         // 002/004: "valid only for one remote connection ... deleted automatically after the
         // connection is closed".
         let mut s = session();
-        assert_eq!(reason(start(&mut s, ts("2026-01-01T10:01Z"))), OnDemandRefusal::WrongState);
+        assert_eq!(
+            reason(start(&mut s, ts("2026-01-01T10:01Z"))),
+            OnDemandRefusal::WrongState
+        );
         join(&mut s, ts("2026-01-01T10:01Z")).unwrap();
         start(&mut s, ts("2026-01-01T10:05Z")).unwrap();
-        assert_eq!(reason(join(&mut s, ts("2026-01-01T10:06Z"))), OnDemandRefusal::AlreadyUsed);
-        assert_eq!(reason(start(&mut s, ts("2026-01-01T10:06Z"))), OnDemandRefusal::AlreadyUsed);
+        assert_eq!(
+            reason(join(&mut s, ts("2026-01-01T10:06Z"))),
+            OnDemandRefusal::AlreadyUsed
+        );
+        assert_eq!(
+            reason(start(&mut s, ts("2026-01-01T10:06Z"))),
+            OnDemandRefusal::AlreadyUsed
+        );
         finish(&mut s);
-        assert_eq!(reason(join(&mut s, ts("2026-01-01T10:07Z"))), OnDemandRefusal::AlreadyUsed);
+        assert_eq!(
+            reason(join(&mut s, ts("2026-01-01T10:07Z"))),
+            OnDemandRefusal::AlreadyUsed
+        );
         assert!(is_dead(&s, ts("2026-01-01T10:07Z")));
     }
 
@@ -170,11 +192,25 @@ mod tests {
         // 002/004: "stay in the queue for 1h before being automatically disconnected".
         let mut s = session();
         join(&mut s, ts("2026-01-01T10:00Z")).unwrap();
-        assert!(!queue_timed_out(ts("2026-01-01T10:00Z"), ts("2026-01-01T10:59:59Z")));
-        assert!(queue_timed_out(ts("2026-01-01T10:00Z"), ts("2026-01-01T11:00Z")));
+        assert!(!queue_timed_out(
+            ts("2026-01-01T10:00Z"),
+            ts("2026-01-01T10:59:59Z")
+        ));
+        assert!(queue_timed_out(
+            ts("2026-01-01T10:00Z"),
+            ts("2026-01-01T11:00Z")
+        ));
         join(&mut s, ts("2026-01-01T10:30Z")).unwrap();
-        assert_eq!(s.state, OnDemandState::Waiting { since: ts("2026-01-01T10:00Z") });
-        assert_eq!(reason(start(&mut s, ts("2026-01-01T11:00Z"))), OnDemandRefusal::QueueTimeout);
+        assert_eq!(
+            s.state,
+            OnDemandState::Waiting {
+                since: ts("2026-01-01T10:00Z")
+            }
+        );
+        assert_eq!(
+            reason(start(&mut s, ts("2026-01-01T11:00Z"))),
+            OnDemandRefusal::QueueTimeout
+        );
     }
 
     #[test]
@@ -184,8 +220,14 @@ mod tests {
         let mut s = session();
         join(&mut s, ts("2026-01-01T10:01Z")).unwrap();
         reject(&mut s).unwrap();
-        assert_eq!(reason(join(&mut s, ts("2026-01-01T10:02Z"))), OnDemandRefusal::Rejected);
-        assert_eq!(reason(start(&mut s, ts("2026-01-01T10:02Z"))), OnDemandRefusal::Rejected);
+        assert_eq!(
+            reason(join(&mut s, ts("2026-01-01T10:02Z"))),
+            OnDemandRefusal::Rejected
+        );
+        assert_eq!(
+            reason(start(&mut s, ts("2026-01-01T10:02Z"))),
+            OnDemandRefusal::Rejected
+        );
         assert!(reject(&mut s).is_err());
         assert!(is_dead(&s, ts("2026-01-01T10:02Z")));
     }

@@ -51,7 +51,10 @@ pub fn check_enrollment(
     if package.valid_to.is_some_and(|to| now >= to) {
         return refuse(EnrollmentRefusal::Expired);
     }
-    if package.device_limit.is_some_and(|limit| enrolled_count >= limit) {
+    if package
+        .device_limit
+        .is_some_and(|limit| enrolled_count >= limit)
+    {
         return refuse(EnrollmentRefusal::DeviceLimitReached);
     }
     Ok(package.arrival_state)
@@ -204,14 +207,26 @@ mod tests {
         // "If disabled, new device enrollments do not work."
         let mut p = package();
         let cases = [
-            ("2025-12-31T23:59:59Z", 0, Some(EnrollmentRefusal::NotYetValid)),
+            (
+                "2025-12-31T23:59:59Z",
+                0,
+                Some(EnrollmentRefusal::NotYetValid),
+            ),
             ("2026-01-01T00:00:00Z", 0, None),
             ("2026-01-31T23:59:59Z", 1, None),
             ("2026-02-01T00:00:00Z", 0, Some(EnrollmentRefusal::Expired)),
-            ("2026-01-15T00:00:00Z", 2, Some(EnrollmentRefusal::DeviceLimitReached)),
+            (
+                "2026-01-15T00:00:00Z",
+                2,
+                Some(EnrollmentRefusal::DeviceLimitReached),
+            ),
         ];
         for (now, count, want) in cases {
-            assert_eq!(refusal(check_enrollment(&p, ts(now), count)), want, "{now} {count}");
+            assert_eq!(
+                refusal(check_enrollment(&p, ts(now), count)),
+                want,
+                "{now} {count}"
+            );
         }
         assert_eq!(
             check_enrollment(&p, ts("2026-01-15T00:00Z"), 0).unwrap(),
@@ -258,7 +273,10 @@ mod tests {
         assert!(revoke(&mut p, &mut devs, "revoke", ts("2026-01-21T00:00Z")).is_err());
         assert!(!device_package_allows(&devs[0], Some(&p)));
         assert!(device_package_allows(&devs[2], Some(&other)));
-        assert!(!device_package_allows(&devs[2], None), "package gone: refuse");
+        assert!(
+            !device_package_allows(&devs[2], None),
+            "package gone: refuse"
+        );
     }
 
     #[test]
@@ -267,10 +285,16 @@ mod tests {
         // which are revoked."
         let mut p = package();
         check_package_removal(&p, 0).unwrap();
-        assert!(matches!(check_package_removal(&p, 3), Err(DirectoryError::PackageHasDevices)));
+        assert!(matches!(
+            check_package_removal(&p, 3),
+            Err(DirectoryError::PackageHasDevices)
+        ));
         p.revoked_at = Some(ts("2026-01-20T00:00Z"));
         check_package_removal(&p, 3).unwrap();
-        assert_eq!(arrival_enrollment_state(ArrivalState::Pending), EnrollmentState::Pending);
+        assert_eq!(
+            arrival_enrollment_state(ArrivalState::Pending),
+            EnrollmentState::Pending
+        );
         assert_eq!(devices_of(p.id, &[device(&p)]).count(), 1);
     }
 }

@@ -102,7 +102,11 @@ mod tests {
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password(&h, "Correct-horse-1").unwrap());
         assert!(!verify_password(&h, "Correct-horse-2").unwrap());
-        assert_ne!(h, hash_password("Correct-horse-1").unwrap(), "fresh salt each time");
+        assert_ne!(
+            h,
+            hash_password("Correct-horse-1").unwrap(),
+            "fresh salt each time"
+        );
         assert!(verify_password("not a hash", "x").is_err());
     }
 }

@@ -13,7 +13,9 @@ pub fn fill(buf: &mut [u8]) -> Result<(), DirectoryError> {
 pub fn string_from(alphabet: &[u8], n: usize) -> Result<String, DirectoryError> {
     let len = alphabet.len();
     if len == 0 || len > 256 {
-        return Err(DirectoryError::Random("alphabet size must be 1 to 256".into()));
+        return Err(DirectoryError::Random(
+            "alphabet size must be 1 to 256".into(),
+        ));
     }
     // Largest multiple of `len` not above 256: bytes at or above it are rejected.
     let limit = 256 - (256 % len);

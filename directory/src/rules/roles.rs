@@ -196,7 +196,9 @@ pub fn check_role_update(old: &Role, new: &Role) -> Result<(), DirectoryError> {
         return Err(DirectoryError::RolePurposeImmutable);
     }
     if old.id != new.id || old.tenant != new.tenant {
-        return Err(DirectoryError::NotAllowed("a role's id and tenant are fixed"));
+        return Err(DirectoryError::NotAllowed(
+            "a role's id and tenant are fixed",
+        ));
     }
     validate_role(new)
 }

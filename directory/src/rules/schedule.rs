@@ -50,11 +50,26 @@ pub struct CompiledSchedule {
 #[derive(Clone, Copy, Debug)]
 enum CompiledRule {
     EveryDay,
-    EveryNDays { n: i32 },
+    EveryNDays {
+        n: i32,
+    },
     Days(DaySet),
-    Weekly { every: i32, days: DaySet, anchor_monday: i32 },
-    Monthly { every: i32, day: MonthDay, anchor_month: i32 },
-    Yearly { every: i32, month: i8, day: i8, anchor_year: i32 },
+    Weekly {
+        every: i32,
+        days: DaySet,
+        anchor_monday: i32,
+    },
+    Monthly {
+        every: i32,
+        day: MonthDay,
+        anchor_month: i32,
+    },
+    Yearly {
+        every: i32,
+        month: i8,
+        day: i8,
+        anchor_year: i32,
+    },
 }
 
 const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
@@ -67,7 +82,11 @@ fn time_nanos(t: Time) -> i64 {
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn epoch_day(d: Date) -> i32 {
-    let (y, m, day) = (i32::from(d.year()), i32::from(d.month()), i32::from(d.day()));
+    let (y, m, day) = (
+        i32::from(d.year()),
+        i32::from(d.month()),
+        i32::from(d.day()),
+    );
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -191,8 +210,7 @@ impl CompiledSchedule {
             Recurrence::Monthly { every, day } => CompiledRule::Monthly {
                 every: i32::from(every),
                 day,
-                anchor_month: i32::from(s.start_date.year()) * 12
-                    + i32::from(s.start_date.month()),
+                anchor_month: i32::from(s.start_date.year()) * 12 + i32::from(s.start_date.month()),
             },
             Recurrence::Yearly { every, month, day } => CompiledRule::Yearly {
                 every: i32::from(every),

@@ -58,20 +58,60 @@ fn weekly_office_hours_across_spring_dst() {
     check(
         &office_hours(),
         &[
-            (local("2026-03-23T10:00", BUCHAREST), true, "Monday 10:00 local"),
-            (local("2026-03-28T10:00", BUCHAREST), false, "Saturday 10:00 local"),
-            (local("2026-03-23T18:00", BUCHAREST), false, "Monday 18:00 local"),
-            (utc("2026-03-23T07:00Z"), true, "09:00 EET = 07:00Z, start inclusive"),
+            (
+                local("2026-03-23T10:00", BUCHAREST),
+                true,
+                "Monday 10:00 local",
+            ),
+            (
+                local("2026-03-28T10:00", BUCHAREST),
+                false,
+                "Saturday 10:00 local",
+            ),
+            (
+                local("2026-03-23T18:00", BUCHAREST),
+                false,
+                "Monday 18:00 local",
+            ),
+            (
+                utc("2026-03-23T07:00Z"),
+                true,
+                "09:00 EET = 07:00Z, start inclusive",
+            ),
             (utc("2026-03-23T06:59:59Z"), false, "08:59:59 EET"),
             (utc("2026-03-23T14:59:59Z"), true, "16:59:59 EET"),
             (utc("2026-03-23T15:00Z"), false, "17:00 EET, end exclusive"),
-            (utc("2026-03-30T06:00Z"), true, "after DST: 09:00 EEST = 06:00Z"),
-            (utc("2026-03-30T05:59:59Z"), false, "after DST: 08:59:59 EEST"),
-            (utc("2026-03-30T13:59:59Z"), true, "after DST: 16:59:59 EEST"),
+            (
+                utc("2026-03-30T06:00Z"),
+                true,
+                "after DST: 09:00 EEST = 06:00Z",
+            ),
+            (
+                utc("2026-03-30T05:59:59Z"),
+                false,
+                "after DST: 08:59:59 EEST",
+            ),
+            (
+                utc("2026-03-30T13:59:59Z"),
+                true,
+                "after DST: 16:59:59 EEST",
+            ),
             (utc("2026-03-30T14:00Z"), false, "after DST: 17:00 EEST"),
-            (utc("2026-03-27T06:30Z"), false, "Friday before DST: 08:30 EET"),
-            (utc("2026-03-30T06:30Z"), true, "Monday after DST: same UTC, 09:30 EEST"),
-            (local("2026-03-29T10:00", BUCHAREST), false, "the DST Sunday itself"),
+            (
+                utc("2026-03-27T06:30Z"),
+                false,
+                "Friday before DST: 08:30 EET",
+            ),
+            (
+                utc("2026-03-30T06:30Z"),
+                true,
+                "Monday after DST: same UTC, 09:30 EEST",
+            ),
+            (
+                local("2026-03-29T10:00", BUCHAREST),
+                false,
+                "the DST Sunday itself",
+            ),
         ],
     );
 }
@@ -83,10 +123,18 @@ fn weekly_office_hours_across_autumn_dst() {
         &office_hours(),
         &[
             (utc("2026-10-23T06:00Z"), true, "Friday before: 09:00 EEST"),
-            (utc("2026-10-23T05:59:59Z"), false, "Friday before: 08:59:59 EEST"),
+            (
+                utc("2026-10-23T05:59:59Z"),
+                false,
+                "Friday before: 08:59:59 EEST",
+            ),
             (utc("2026-10-26T06:30Z"), false, "Monday after: 08:30 EET"),
             (utc("2026-10-26T07:00Z"), true, "Monday after: 09:00 EET"),
-            (utc("2026-10-26T14:59:59Z"), true, "Monday after: 16:59:59 EET"),
+            (
+                utc("2026-10-26T14:59:59Z"),
+                true,
+                "Monday after: 16:59:59 EET",
+            ),
             (utc("2026-10-26T15:00Z"), false, "Monday after: 17:00 EET"),
         ],
     );
@@ -103,9 +151,21 @@ fn dst_gap_and_fold_follow_the_wall_clock() {
     check(
         &s,
         &[
-            (utc("2026-03-29T00:59:59Z"), false, "02:59:59 EET, before the gap"),
-            (utc("2026-03-29T01:00Z"), false, "04:00 EEST, just after the gap"),
-            (utc("2026-03-28T01:30Z"), true, "the day before: 03:30 EET exists"),
+            (
+                utc("2026-03-29T00:59:59Z"),
+                false,
+                "02:59:59 EET, before the gap",
+            ),
+            (
+                utc("2026-03-29T01:00Z"),
+                false,
+                "04:00 EEST, just after the gap",
+            ),
+            (
+                utc("2026-03-28T01:30Z"),
+                true,
+                "the day before: 03:30 EET exists",
+            ),
         ],
     );
     // 03:00-03:30 on 2026-10-25: local 03:00-03:59 happens twice; both passes match.
@@ -136,9 +196,21 @@ fn monthly_last_day_of_february_leap_and_common() {
         &s,
         &[
             (utc("2027-01-31T12:00Z"), true, "January 31"),
-            (utc("2027-02-28T00:00Z"), true, "Feb 28 of a common year, start of day"),
-            (utc("2027-02-28T23:59:59Z"), true, "Feb 28 of a common year, end of day"),
-            (utc("2027-03-01T00:00Z"), false, "Mar 1, end of day is exclusive"),
+            (
+                utc("2027-02-28T00:00Z"),
+                true,
+                "Feb 28 of a common year, start of day",
+            ),
+            (
+                utc("2027-02-28T23:59:59Z"),
+                true,
+                "Feb 28 of a common year, end of day",
+            ),
+            (
+                utc("2027-03-01T00:00Z"),
+                false,
+                "Mar 1, end of day is exclusive",
+            ),
             (utc("2027-02-27T23:59:59Z"), false, "Feb 27"),
             (utc("2028-02-28T12:00Z"), false, "Feb 28 of a leap year"),
             (utc("2028-02-29T12:00Z"), true, "Feb 29 of a leap year"),
@@ -163,11 +235,19 @@ fn monthly_day_31_skips_short_months_and_every_n_months_counts_from_start() {
         &[
             (utc("2027-01-31T12:00Z"), true, "January (month 0)"),
             (utc("2027-03-31T12:00Z"), true, "March (month 2)"),
-            (utc("2027-02-28T12:00Z"), false, "February is an odd month and short"),
+            (
+                utc("2027-02-28T12:00Z"),
+                false,
+                "February is an odd month and short",
+            ),
             (utc("2027-05-31T12:00Z"), true, "May (month 4)"),
             (utc("2027-07-31T12:00Z"), true, "July (month 6)"),
             (utc("2027-08-31T12:00Z"), false, "August (month 7)"),
-            (utc("2027-09-30T12:00Z"), false, "September (month 8) has no 31st"),
+            (
+                utc("2027-09-30T12:00Z"),
+                false,
+                "September (month 8) has no 31st",
+            ),
         ],
     );
 }
@@ -183,15 +263,39 @@ fn every_three_days_from_start_date() {
     check(
         &s,
         &[
-            (local("2026-02-26T12:00", BUCHAREST), false, "the day before the start"),
-            (local("2026-02-27T00:00", BUCHAREST), true, "start day, 00:00 local"),
+            (
+                local("2026-02-26T12:00", BUCHAREST),
+                false,
+                "the day before the start",
+            ),
+            (
+                local("2026-02-27T00:00", BUCHAREST),
+                true,
+                "start day, 00:00 local",
+            ),
             (local("2026-02-28T12:00", BUCHAREST), false, "start + 1"),
             (local("2026-03-01T12:00", BUCHAREST), false, "start + 2"),
-            (local("2026-03-02T12:00", BUCHAREST), true, "start + 3 across month end"),
-            (local("2026-03-05T23:59:59", BUCHAREST), true, "start + 6, last second"),
+            (
+                local("2026-03-02T12:00", BUCHAREST),
+                true,
+                "start + 3 across month end",
+            ),
+            (
+                local("2026-03-05T23:59:59", BUCHAREST),
+                true,
+                "start + 6, last second",
+            ),
             (local("2026-03-06T00:00", BUCHAREST), false, "start + 7"),
-            (local("2026-03-29T12:00", BUCHAREST), true, "start + 30 on the DST day"),
-            (utc("2026-02-26T22:00Z"), true, "00:00 local on the start day is 22:00Z before"),
+            (
+                local("2026-03-29T12:00", BUCHAREST),
+                true,
+                "start + 30 on the DST day",
+            ),
+            (
+                utc("2026-02-26T22:00Z"),
+                true,
+                "00:00 local on the start day is 22:00Z before",
+            ),
         ],
     );
 }
@@ -281,7 +385,11 @@ fn weekly_every_two_weeks_counts_from_the_start_week() {
     check(
         &s,
         &[
-            (utc("2026-11-16T12:00Z"), false, "Monday of week 0 is before the start date"),
+            (
+                utc("2026-11-16T12:00Z"),
+                false,
+                "Monday of week 0 is before the start date",
+            ),
             (utc("2026-11-19T12:00Z"), true, "Thursday of week 0"),
             (utc("2026-11-23T12:00Z"), false, "Monday of week 1"),
             (utc("2026-11-30T12:00Z"), true, "Monday of week 2"),
@@ -305,12 +413,36 @@ fn start_and_end_dates_are_inclusive_days() {
     check(
         &s,
         &[
-            (local("2026-11-30T09:00", BUCHAREST), false, "day before the start date"),
-            (local("2026-12-01T07:59:59", BUCHAREST), false, "start date, before 08:00"),
-            (local("2026-12-01T08:00", BUCHAREST), true, "start date 08:00, inclusive"),
-            (local("2026-12-31T11:59:59", BUCHAREST), true, "end date, inside the window"),
-            (local("2026-12-31T12:00", BUCHAREST), false, "end date 12:00, exclusive"),
-            (local("2027-01-01T09:00", BUCHAREST), false, "after the end date"),
+            (
+                local("2026-11-30T09:00", BUCHAREST),
+                false,
+                "day before the start date",
+            ),
+            (
+                local("2026-12-01T07:59:59", BUCHAREST),
+                false,
+                "start date, before 08:00",
+            ),
+            (
+                local("2026-12-01T08:00", BUCHAREST),
+                true,
+                "start date 08:00, inclusive",
+            ),
+            (
+                local("2026-12-31T11:59:59", BUCHAREST),
+                true,
+                "end date, inside the window",
+            ),
+            (
+                local("2026-12-31T12:00", BUCHAREST),
+                false,
+                "end date 12:00, exclusive",
+            ),
+            (
+                local("2027-01-01T09:00", BUCHAREST),
+                false,
+                "after the end date",
+            ),
         ],
     );
 }
@@ -331,12 +463,32 @@ fn overnight_window_runs_into_the_next_day() {
         &[
             (utc("2026-11-20T21:59:59Z"), false, "Friday before 22:00"),
             (utc("2026-11-20T22:00Z"), true, "Friday 22:00"),
-            (utc("2026-11-21T05:59:59Z"), true, "Saturday morning, from Friday's window"),
+            (
+                utc("2026-11-21T05:59:59Z"),
+                true,
+                "Saturday morning, from Friday's window",
+            ),
             (utc("2026-11-21T06:00Z"), false, "Saturday 06:00"),
-            (utc("2026-11-21T23:00Z"), false, "Saturday night: not a weekday"),
-            (utc("2026-11-22T03:00Z"), false, "Sunday morning: Saturday had no window"),
-            (utc("2026-11-20T03:00Z"), false, "Friday morning: Thursday is before start"),
-            (utc("2026-11-28T03:00Z"), true, "after the end date, end-date window still runs"),
+            (
+                utc("2026-11-21T23:00Z"),
+                false,
+                "Saturday night: not a weekday",
+            ),
+            (
+                utc("2026-11-22T03:00Z"),
+                false,
+                "Sunday morning: Saturday had no window",
+            ),
+            (
+                utc("2026-11-20T03:00Z"),
+                false,
+                "Friday morning: Thursday is before start",
+            ),
+            (
+                utc("2026-11-28T03:00Z"),
+                true,
+                "after the end date, end-date window still runs",
+            ),
             (utc("2026-11-28T23:00Z"), false, "past the end date"),
         ],
     );
@@ -410,13 +562,19 @@ fn invalid_schedules_are_refused_and_never_active() {
 
 #[test]
 fn epoch_day_matches_jiff() {
-    for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (1969, 12, 31), (2100, 3, 1), (1600, 1, 1)] {
+    for (y, m, d) in [
+        (1970, 1, 1),
+        (2000, 2, 29),
+        (1969, 12, 31),
+        (2100, 3, 1),
+        (1600, 1, 1),
+    ] {
         let dt = date(y, m, d);
-        let jiff_days = dt
-            .since(date(1970, 1, 1))
-            .unwrap()
-            .get_days();
+        let jiff_days = dt.since(date(1970, 1, 1)).unwrap().get_days();
         assert_eq!(epoch_day(dt), jiff_days, "{dt}");
-        assert_eq!(day_of(weekday_index(epoch_day(dt))), Day::from_jiff(dt.weekday()));
+        assert_eq!(
+            day_of(weekday_index(epoch_day(dt))),
+            Day::from_jiff(dt.weekday())
+        );
     }
 }

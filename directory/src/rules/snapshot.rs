@@ -117,18 +117,27 @@ impl PolicySnapshot {
     pub fn build(input: &PolicyInput<'_>) -> Self {
         let tenant = input.tenant.id;
         let tz = input.tenant_time_zone();
-        let ug_list: Vec<&UserGroup> =
-            input.user_groups.iter().filter(|g| g.tenant == tenant).collect();
-        let dg_list: Vec<&DeviceGroup> =
-            input.device_groups.iter().filter(|g| g.tenant == tenant).collect();
+        let ug_list: Vec<&UserGroup> = input
+            .user_groups
+            .iter()
+            .filter(|g| g.tenant == tenant)
+            .collect();
+        let dg_list: Vec<&DeviceGroup> = input
+            .device_groups
+            .iter()
+            .filter(|g| g.tenant == tenant)
+            .collect();
         let user_group_ix: HashMap<UserGroupId, usize> =
             ug_list.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
         let device_group_ix: HashMap<DeviceGroupId, usize> =
             dg_list.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
         let user_group =
             |id: &UserGroupId| user_group_ix.get(id).and_then(|i| ug_list.get(*i).copied());
-        let device_group =
-            |id: &DeviceGroupId| device_group_ix.get(id).and_then(|i| dg_list.get(*i).copied());
+        let device_group = |id: &DeviceGroupId| {
+            device_group_ix
+                .get(id)
+                .and_then(|i| dg_list.get(*i).copied())
+        };
 
         // 1. Keep and number the assignments that can ever apply.
         struct Kept<'m> {
@@ -144,8 +153,14 @@ impl PolicySnapshot {
             .map(|r| (r.id, r))
             .collect();
         let mut kept: Vec<Kept<'_>> = Vec::new();
-        for a in input.assignments.iter().filter(|a| a.tenant == tenant && a.active) {
-            let Some(role) = roles.get(&a.role) else { continue };
+        for a in input
+            .assignments
+            .iter()
+            .filter(|a| a.tenant == tenant && a.active)
+        {
+            let Some(role) = roles.get(&a.role) else {
+                continue;
+            };
             if !role.enabled || !whitelist_usable(role, input.applications) {
                 continue;
             }
@@ -215,7 +230,9 @@ impl PolicySnapshot {
                 set_bit(&mut granting_mask, i);
             }
             for g in &k.user_groups {
-                let Some(&gi) = user_group_ix.get(*g) else { continue };
+                let Some(&gi) = user_group_ix.get(*g) else {
+                    continue;
+                };
                 if user_group(g).is_some_and(|g| g.is_everyone()) {
                     set_bit(&mut everyone, i);
                 } else {
@@ -224,7 +241,9 @@ impl PolicySnapshot {
             }
             if k.purpose == RolePurpose::DeviceAccess {
                 for g in &k.device_groups {
-                    let Some(&gi) = device_group_ix.get(*g) else { continue };
+                    let Some(&gi) = device_group_ix.get(*g) else {
+                        continue;
+                    };
                     if device_group(g).is_some_and(|g| g.everything) {
                         set_bit(&mut everything, i);
                     } else {
@@ -396,7 +415,12 @@ impl PolicySnapshot {
     }
 
     /// The ids of the assignments that apply to (user, device) at `at`.
-    pub fn contributing(&self, user: &UserId, device: &DeviceId, at: Timestamp) -> Vec<AssignmentId> {
+    pub fn contributing(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+        at: Timestamp,
+    ) -> Vec<AssignmentId> {
         let mut out = Vec::new();
         if let (Some(u), Some(d)) = (self.user_index(user), self.device_index(device)) {
             self.for_each_applying(self.user_mask(u), self.device_mask(d), at, |c| {
@@ -407,7 +431,12 @@ impl PolicySnapshot {
     }
 
     /// Approver groups and whitelisted applications for a session of (user, device) at `at`.
-    pub fn session_overlays(&self, user: &UserId, device: &DeviceId, at: Timestamp) -> SessionOverlays {
+    pub fn session_overlays(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+        at: Timestamp,
+    ) -> SessionOverlays {
         let mut approvers = BTreeSet::new();
         let mut apps = BTreeSet::new();
         if let (Some(u), Some(d)) = (self.user_index(user), self.device_index(device)) {
@@ -429,7 +458,12 @@ impl PolicySnapshot {
             return Vec::new();
         };
         let mut live = vec![0u64; self.words];
-        for (w, (x, g)) in self.user_mask(u).iter().zip(&self.granting_mask).enumerate() {
+        for (w, (x, g)) in self
+            .user_mask(u)
+            .iter()
+            .zip(&self.granting_mask)
+            .enumerate()
+        {
             let mut m = x & g;
             while m != 0 {
                 let bit = m.trailing_zeros() as usize;
@@ -445,7 +479,9 @@ impl PolicySnapshot {
                 continue;
             }
             let s = i * self.words;
-            let Some(mask) = self.device_masks.get(s..s + self.words) else { continue };
+            let Some(mask) = self.device_masks.get(s..s + self.words) else {
+                continue;
+            };
             if mask.iter().zip(&live).any(|(d, l)| d & l != 0) {
                 out.push(*id);
             }

@@ -27,7 +27,10 @@ fn snapshot_matches_reference_on_a_scheduled_tenant() {
     let outsider = w.user(&[]);
     let d1 = w.device(&[dg]);
     let d2 = w.device(&[]);
-    let r = w.role(RolePurpose::DeviceAccess, &[Permission::RemoteSession, Permission::Chat]);
+    let r = w.role(
+        RolePurpose::DeviceAccess,
+        &[Permission::RemoteSession, Permission::Chat],
+    );
     let r2 = w.role(RolePurpose::DeviceAccess, &[Permission::ViewScreen]);
     let od = w.role(RolePurpose::OnDemand, &[Permission::OwnInvitations]);
     let a = w.assign("office", r, &[ug], &[dg]);
@@ -42,7 +45,11 @@ fn snapshot_matches_reference_on_a_scheduled_tenant() {
     });
     let snap = PolicySnapshot::build(&w.m.input());
     assert_eq!(snap.assignment_count(), 3);
-    for t in ["2026-06-01T12:00Z", "2026-06-01T15:00Z", "2026-06-06T12:00Z"] {
+    for t in [
+        "2026-06-01T12:00Z",
+        "2026-06-01T15:00Z",
+        "2026-06-06T12:00Z",
+    ] {
         for user in [u, outsider, UserId::new_random()] {
             for d in [d1, d2] {
                 let want = evaluate::evaluate(&w.m.input(), user, w.device_ref(d), at(t));
@@ -59,11 +66,21 @@ fn snapshot_matches_reference_on_a_scheduled_tenant() {
         }
     }
     // Monday 15:00 local: both; Monday 18:00 local: only "all".
-    assert!(snap.evaluate(&u, &d1, at("2026-06-01T12:00Z")).allows(Permission::Chat));
-    assert!(!snap.evaluate(&u, &d1, at("2026-06-01T15:00Z")).allows(Permission::Chat));
+    assert!(
+        snap.evaluate(&u, &d1, at("2026-06-01T12:00Z"))
+            .allows(Permission::Chat)
+    );
+    assert!(
+        !snap
+            .evaluate(&u, &d1, at("2026-06-01T15:00Z"))
+            .allows(Permission::Chat)
+    );
     assert_eq!(snap.contributing(&u, &d1, at("2026-06-01T12:00Z")).len(), 2);
     assert_eq!(snap.device_state(&d1), Some(EnrollmentState::Enrolled));
-    assert_eq!(snap.evaluate(&u, &DeviceId::new_random(), at("2026-06-01T12:00Z")), Access::default());
+    assert_eq!(
+        snap.evaluate(&u, &DeviceId::new_random(), at("2026-06-01T12:00Z")),
+        Access::default()
+    );
 }
 
 #[test]
@@ -136,26 +153,35 @@ struct Plan {
 }
 
 fn role_spec() -> impl Strategy<Value = RoleSpec> {
-    (0u8..3, any::<u64>(), prop::bool::weighted(0.85), prop::bool::weighted(0.2)).prop_map(
-        |(purpose, perms, enabled, confirm)| RoleSpec {
+    (
+        0u8..3,
+        any::<u64>(),
+        prop::bool::weighted(0.85),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(purpose, perms, enabled, confirm)| RoleSpec {
             purpose,
             perms,
             enabled,
             confirm,
-        },
-    )
+        })
 }
 
 fn assign_spec() -> impl Strategy<Value = AssignSpec> {
-    (0usize..4, any::<u8>(), any::<u8>(), prop::bool::weighted(0.85), 0u8..4).prop_map(
-        |(role, ugs, dgs, active, schedule)| AssignSpec {
+    (
+        0usize..4,
+        any::<u8>(),
+        any::<u8>(),
+        prop::bool::weighted(0.85),
+        0u8..4,
+    )
+        .prop_map(|(role, ugs, dgs, active, schedule)| AssignSpec {
             role,
             ugs,
             dgs,
             active,
             schedule,
-        },
-    )
+        })
 }
 
 fn plan() -> impl Strategy<Value = Plan> {
@@ -169,16 +195,18 @@ fn plan() -> impl Strategy<Value = Plan> {
         prop::collection::vec(role_spec(), 4),
         prop::collection::vec(assign_spec(), 0..6),
     )
-        .prop_map(|(n_ug, n_dg, users, devices, ug_active, dg_active, roles, assignments)| Plan {
-            n_ug,
-            n_dg,
-            users,
-            devices,
-            ug_active,
-            dg_active,
-            roles,
-            assignments,
-        })
+        .prop_map(
+            |(n_ug, n_dg, users, devices, ug_active, dg_active, roles, assignments)| Plan {
+                n_ug,
+                n_dg,
+                users,
+                devices,
+                ug_active,
+                dg_active,
+                roles,
+                assignments,
+            },
+        )
 }
 
 fn schedule_of(kind: u8) -> Option<Schedule> {
@@ -219,13 +247,17 @@ struct Built {
 
 fn add_assignment(b: &mut Built, s: &AssignSpec) {
     let role = b.roles[s.role % b.roles.len()];
-    let mut ugs: Vec<UserGroupId> =
-        (0..b.ugs.len()).filter(|i| s.ugs & (1 << i) != 0).map(|i| b.ugs[i]).collect();
+    let mut ugs: Vec<UserGroupId> = (0..b.ugs.len())
+        .filter(|i| s.ugs & (1 << i) != 0)
+        .map(|i| b.ugs[i])
+        .collect();
     if s.ugs & 0x80 != 0 {
         ugs.push(b.w.everyone);
     }
-    let mut dgs: Vec<DeviceGroupId> =
-        (0..b.dgs.len()).filter(|i| s.dgs & (1 << i) != 0).map(|i| b.dgs[i]).collect();
+    let mut dgs: Vec<DeviceGroupId> = (0..b.dgs.len())
+        .filter(|i| s.dgs & (1 << i) != 0)
+        .map(|i| b.dgs[i])
+        .collect();
     if s.dgs & 0x80 != 0 {
         dgs.push(b.w.everything);
     }
@@ -237,24 +269,41 @@ fn add_assignment(b: &mut Built, s: &AssignSpec) {
 
 fn build(p: &Plan) -> Built {
     let mut w = World::new("Europe/Bucharest");
-    let ugs: Vec<UserGroupId> = (0..p.n_ug).map(|i| w.user_group(&format!("u{i}"))).collect();
-    let dgs: Vec<DeviceGroupId> = (0..p.n_dg).map(|i| w.device_group(&format!("d{i}"))).collect();
+    let ugs: Vec<UserGroupId> = (0..p.n_ug)
+        .map(|i| w.user_group(&format!("u{i}")))
+        .collect();
+    let dgs: Vec<DeviceGroupId> = (0..p.n_dg)
+        .map(|i| w.device_group(&format!("d{i}")))
+        .collect();
     for (i, g) in ugs.iter().enumerate() {
-        w.m.user_groups.iter_mut().find(|x| x.id == *g).unwrap().active = p.ug_active[i];
+        w.m.user_groups
+            .iter_mut()
+            .find(|x| x.id == *g)
+            .unwrap()
+            .active = p.ug_active[i];
     }
     for (i, g) in dgs.iter().enumerate() {
-        w.m.device_groups.iter_mut().find(|x| x.id == *g).unwrap().active = p.dg_active[i];
+        w.m.device_groups
+            .iter_mut()
+            .find(|x| x.id == *g)
+            .unwrap()
+            .active = p.dg_active[i];
     }
     let users: Vec<UserId> = p
         .users
         .iter()
         .map(|(mask, active)| {
-            let groups: Vec<UserGroupId> =
-                (0..ugs.len()).filter(|i| mask & (1 << i) != 0).map(|i| ugs[i]).collect();
+            let groups: Vec<UserGroupId> = (0..ugs.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| ugs[i])
+                .collect();
             let u = w.user(&groups);
             if !active {
-                w.m.memberships.iter_mut().find(|m| m.user == u).unwrap().state =
-                    MembershipState::Disabled(DisabledReason::Manual);
+                w.m.memberships
+                    .iter_mut()
+                    .find(|m| m.user == u)
+                    .unwrap()
+                    .state = MembershipState::Disabled(DisabledReason::Manual);
             }
             u
         })
@@ -263,8 +312,10 @@ fn build(p: &Plan) -> Built {
         .devices
         .iter()
         .map(|mask| {
-            let groups: Vec<DeviceGroupId> =
-                (0..dgs.len()).filter(|i| mask & (1 << i) != 0).map(|i| dgs[i]).collect();
+            let groups: Vec<DeviceGroupId> = (0..dgs.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| dgs[i])
+                .collect();
             w.device(&groups)
         })
         .collect();
@@ -279,8 +330,8 @@ fn build(p: &Plan) -> Built {
             };
             let id = w.role(purpose, &[]);
             let role = w.role_mut(id);
-            role.permissions = PermissionSet::from_bits_truncate(r.perms)
-                .intersection(purpose.allowed());
+            role.permissions =
+                PermissionSet::from_bits_truncate(r.perms).intersection(purpose.allowed());
             role.enabled = r.enabled;
             role.confirm.host_prompt = r.confirm;
             id

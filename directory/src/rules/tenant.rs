@@ -214,7 +214,9 @@ pub fn resend_invitation(
         MembershipState::Invited { .. } => Err(DirectoryError::NotAllowed(
             "the invitation was already resent 5 times",
         )),
-        _ => Err(DirectoryError::NotAllowed("the invitation was already accepted")),
+        _ => Err(DirectoryError::NotAllowed(
+            "the invitation was already accepted",
+        )),
     }
 }
 
@@ -255,19 +257,34 @@ mod tests {
     #[test]
     fn new_tenant_has_builtins_owner_and_defaults() {
         let owner = UserId::new_random();
-        let t = new_tenant("Acme", "Europe/Bucharest", owner, Quotas::default(), ts("2026-01-01T00:00Z"))
-            .unwrap();
+        let t = new_tenant(
+            "Acme",
+            "Europe/Bucharest",
+            owner,
+            Quotas::default(),
+            ts("2026-01-01T00:00Z"),
+        )
+        .unwrap();
         // 002/004 §9: audit logging "Enabled by default".
         assert!(t.tenant.audit_enabled);
         // 002/004 §6.1: the product default is Control through browser.
-        assert_eq!(t.tenant.default_remote_control_action, RemoteControlAction::Browser);
+        assert_eq!(
+            t.tenant.default_remote_control_action,
+            RemoteControlAction::Browser
+        );
         assert_eq!(t.owner_membership.user_type, UserType::AccountOwner);
         assert!(t.owner_membership.state.is_active());
         assert_eq!(t.everyone.name, "Everyone");
         assert!(t.everything.everything);
         assert!(t.system_roles.iter().all(|r| r.tenant == t.tenant.id));
         assert!(matches!(
-            new_tenant("Acme", "Nowhere/City", owner, Quotas::default(), Timestamp::UNIX_EPOCH),
+            new_tenant(
+                "Acme",
+                "Nowhere/City",
+                owner,
+                Quotas::default(),
+                Timestamp::UNIX_EPOCH
+            ),
             Err(DirectoryError::UnknownTimeZone(_))
         ));
     }
@@ -275,7 +292,12 @@ mod tests {
     #[test]
     fn mfa_policy_rules() {
         // 002/004: Enforced "users cannot modify the Multi-Factor authentication settings".
-        let mut m = Membership::invited(TenantId::new_random(), UserId::new_random(), None, Timestamp::UNIX_EPOCH);
+        let mut m = Membership::invited(
+            TenantId::new_random(),
+            UserId::new_random(),
+            None,
+            Timestamp::UNIX_EPOCH,
+        );
         assert!(!mfa_required(MfaPolicy::PerUser, &m));
         m.mfa_enabled = true;
         assert!(mfa_required(MfaPolicy::PerUser, &m));
@@ -304,7 +326,10 @@ mod tests {
         check_quota(&q, &u, QuotaKind::Users, 1).unwrap();
         assert!(matches!(
             check_quota(&q, &u, QuotaKind::Users, 2),
-            Err(DirectoryError::QuotaExceeded { kind: QuotaKind::Users, limit: 10 })
+            Err(DirectoryError::QuotaExceeded {
+                kind: QuotaKind::Users,
+                limit: 10
+            })
         ));
         assert!(check_quota(&q, &u, QuotaKind::OnDemandUsers, 1).is_err());
         check_quota(&q, &u, QuotaKind::Devices, 43).unwrap();
@@ -315,7 +340,12 @@ mod tests {
     fn plan_limit_disables_newest_non_owners() {
         let t = TenantId::new_random();
         let mk = |secs: i64, ty: UserType| {
-            let mut m = Membership::invited(t, UserId::new_random(), None, Timestamp::from_second(secs).unwrap());
+            let mut m = Membership::invited(
+                t,
+                UserId::new_random(),
+                None,
+                Timestamp::from_second(secs).unwrap(),
+            );
             m.state = MembershipState::Active;
             m.user_type = ty;
             m
@@ -340,7 +370,10 @@ mod tests {
         // 002/004: "The invitation email can be resent for a maximum of 5 times and is valid
         // for 7 days."
         let t0 = ts("2026-01-01T00:00Z");
-        let mut s = MembershipState::Invited { sent_at: t0, resends: 0 };
+        let mut s = MembershipState::Invited {
+            sent_at: t0,
+            resends: 0,
+        };
         for _ in 0..5 {
             s = resend_invitation(s, t0).unwrap();
         }

@@ -42,8 +42,8 @@ pub fn totp_step(at: Timestamp) -> u64 {
 
 /// The code of `secret` at `step` (RFC 4226 dynamic truncation, 6 digits).
 pub fn totp_code(secret: &[u8], step: u64) -> Result<u32, DirectoryError> {
-    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(secret)
-        .map_err(|_| DirectoryError::InvalidCode)?;
+    let mut mac =
+        <Hmac<Sha1> as Mac>::new_from_slice(secret).map_err(|_| DirectoryError::InvalidCode)?;
     mac.update(&step.to_be_bytes());
     let h = mac.finalize().into_bytes();
     let offset = usize::from(h.get(19).copied().unwrap_or(0) & 0x0f);
@@ -59,7 +59,11 @@ pub fn format_code(code: u32) -> String {
 
 /// Checks `code` at `now` within ±1 step; on success records the step so neither it nor an
 /// earlier step is accepted again.
-pub fn verify_totp(state: &mut TotpState, code: &str, now: Timestamp) -> Result<(), DirectoryError> {
+pub fn verify_totp(
+    state: &mut TotpState,
+    code: &str,
+    now: Timestamp,
+) -> Result<(), DirectoryError> {
     let code = code.trim();
     if code.len() != TOTP_DIGITS as usize || !code.bytes().all(|c| c.is_ascii_digit()) {
         return Err(DirectoryError::InvalidCode);
@@ -200,7 +204,11 @@ mod tests {
             (20_000_000_000, 65_353_130),
         ] {
             let step = totp_step(Timestamp::from_second(t).unwrap());
-            assert_eq!(totp_code(RFC_SECRET, step).unwrap(), eight % 1_000_000, "t={t}");
+            assert_eq!(
+                totp_code(RFC_SECRET, step).unwrap(),
+                eight % 1_000_000,
+                "t={t}"
+            );
         }
     }
 
@@ -215,9 +223,15 @@ mod tests {
         let prev = format_code(totp_code(RFC_SECRET, step - 1).unwrap());
         let cur = format_code(totp_code(RFC_SECRET, step).unwrap());
         let far = format_code(totp_code(RFC_SECRET, step + 2).unwrap());
-        assert!(verify_totp(&mut st.clone(), &far, now).is_err(), "two steps ahead");
+        assert!(
+            verify_totp(&mut st.clone(), &far, now).is_err(),
+            "two steps ahead"
+        );
         verify_totp(&mut st, &prev, now).unwrap();
-        assert!(verify_totp(&mut st, &prev, now).is_err(), "replay of the same step");
+        assert!(
+            verify_totp(&mut st, &prev, now).is_err(),
+            "replay of the same step"
+        );
         verify_totp(&mut st, &cur, now).unwrap();
         assert!(verify_totp(&mut st, &cur, now).is_err(), "replay");
         assert!(verify_totp(&mut st, "12345", now).is_err());
@@ -231,7 +245,10 @@ mod tests {
             last_step: None,
         };
         let uri = totp_uri(&st, "Switchboard", "ana@example.com");
-        assert!(uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"), "{uri}");
+        assert!(
+            uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+            "{uri}"
+        );
         assert!(uri.starts_with("otpauth://totp/Switchboard:ana%40example.com?"));
         assert_eq!(new_totp().unwrap().secret.len(), 20);
     }
@@ -244,9 +261,16 @@ mod tests {
         let (codes, mut set) = generate_recovery_codes(now).unwrap();
         assert_eq!(codes.len(), 10);
         assert_eq!(set.slots.len(), 10);
-        assert!(codes.iter().all(|c| c.len() == 19 && c.matches('-').count() == 3));
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.len() == 19 && c.matches('-').count() == 3)
+        );
         redeem_recovery_code(&mut set, &codes[3].to_lowercase().replace('-', " "), now).unwrap();
-        assert!(redeem_recovery_code(&mut set, &codes[3], now).is_err(), "used once");
+        assert!(
+            redeem_recovery_code(&mut set, &codes[3], now).is_err(),
+            "used once"
+        );
         assert_eq!(remaining_recovery_codes(&set), 9);
         assert!(redeem_recovery_code(&mut set, "AAAA-BBBB-CCCC-DDDD", now).is_err());
         // The stored set holds hashes, never the codes.

@@ -11,7 +11,9 @@ fn same_tenant(actor: &Membership, target: &Membership) -> Result<(), DirectoryE
     if actor.tenant == target.tenant {
         Ok(())
     } else {
-        Err(DirectoryError::NotAllowed("the users are in different accounts"))
+        Err(DirectoryError::NotAllowed(
+            "the users are in different accounts",
+        ))
     }
 }
 
@@ -28,10 +30,14 @@ fn active(actor: &Membership) -> Result<(), DirectoryError> {
 pub fn can_invite(actor: &Membership, as_type: UserType) -> Result<(), DirectoryError> {
     active(actor)?;
     if actor.user_type < UserType::GroupManager {
-        return Err(DirectoryError::NotAllowed("only group managers or higher can invite"));
+        return Err(DirectoryError::NotAllowed(
+            "only group managers or higher can invite",
+        ));
     }
     if as_type == UserType::AccountOwner || as_type > actor.user_type {
-        return Err(DirectoryError::NotAllowed("cannot invite with a type above your own"));
+        return Err(DirectoryError::NotAllowed(
+            "cannot invite with a type above your own",
+        ));
     }
     Ok(())
 }
@@ -45,10 +51,14 @@ pub fn can_edit(actor: &Membership, target: &Membership) -> Result<(), Directory
         return Ok(());
     }
     if actor.user_type < UserType::GroupManager {
-        return Err(DirectoryError::NotAllowed("only group managers or higher manage users"));
+        return Err(DirectoryError::NotAllowed(
+            "only group managers or higher manage users",
+        ));
     }
     if target.user_type > actor.user_type {
-        return Err(DirectoryError::NotAllowed("cannot edit a user of a higher type"));
+        return Err(DirectoryError::NotAllowed(
+            "cannot edit a user of a higher type",
+        ));
     }
     Ok(())
 }
@@ -71,7 +81,9 @@ pub fn can_set_type(
         ));
     }
     if new_type > actor.user_type {
-        return Err(DirectoryError::NotAllowed("cannot grant a type above your own"));
+        return Err(DirectoryError::NotAllowed(
+            "cannot grant a type above your own",
+        ));
     }
     Ok(())
 }
@@ -83,7 +95,9 @@ pub fn can_remove(actor: &Membership, target: &Membership) -> Result<(), Directo
     same_tenant(actor, target)?;
     active(actor)?;
     if actor.user_type < UserType::GroupManager {
-        return Err(DirectoryError::NotAllowed("only group managers or higher remove users"));
+        return Err(DirectoryError::NotAllowed(
+            "only group managers or higher remove users",
+        ));
     }
     if target.user_type >= actor.user_type {
         return Err(DirectoryError::NotAllowed(
@@ -113,13 +127,17 @@ pub fn transfer_ownership(
     same_tenant(actor, target)?;
     active(actor)?;
     if actor.user_type != UserType::AccountOwner {
-        return Err(DirectoryError::NotAllowed("only the account owner transfers ownership"));
+        return Err(DirectoryError::NotAllowed(
+            "only the account owner transfers ownership",
+        ));
     }
     if actor.user == target.user {
         return Err(DirectoryError::NotAllowed("you already own the account"));
     }
     if target.state != MembershipState::Active {
-        return Err(DirectoryError::NotAllowed("the new owner must be an active member"));
+        return Err(DirectoryError::NotAllowed(
+            "the new owner must be an active member",
+        ));
     }
     let mut new_owner = target.clone();
     new_owner.user_type = UserType::AccountOwner;
@@ -134,11 +152,7 @@ pub fn transfer_ownership(
 /// The tenants a user leaves when removed from `from`: all of them if `from` is the primary
 /// account ("when removing them from their main Portal account, they are automatically removed
 /// from their secondary accounts as well"), else just `from`.
-pub fn removal_cascade(
-    user: &User,
-    memberships: &[Membership],
-    from: TenantId,
-) -> Vec<TenantId> {
+pub fn removal_cascade(user: &User, memberships: &[Membership], from: TenantId) -> Vec<TenantId> {
     if from == user.primary_tenant {
         memberships
             .iter()
@@ -184,8 +198,8 @@ pub fn has_capability(t: UserType, c: Capability) -> bool {
 mod tests {
     use super::*;
     use crate::model::{AuthMethod, Credentials, DisabledReason, UserId};
-    use jiff::Timestamp;
     use UserType::*;
+    use jiff::Timestamp;
 
     fn member(t: TenantId, ty: UserType) -> Membership {
         let mut m = Membership::invited(t, UserId::new_random(), None, Timestamp::UNIX_EPOCH);
@@ -225,7 +239,13 @@ mod tests {
         let mut disabled = member(t, AccountOwner);
         disabled.state = MembershipState::Disabled(DisabledReason::Manual);
         assert!(can_remove(&disabled, &member(t, User)).is_err());
-        assert!(can_remove(&member(t, AccountOwner), &member(TenantId::new_random(), User)).is_err());
+        assert!(
+            can_remove(
+                &member(t, AccountOwner),
+                &member(TenantId::new_random(), User)
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -260,7 +280,10 @@ mod tests {
         assert!(transfer_ownership(&admin, &user).is_err());
         assert!(transfer_ownership(&owner, &owner).is_err());
         let mut invited = member(t, User);
-        invited.state = MembershipState::Invited { sent_at: Timestamp::UNIX_EPOCH, resends: 0 };
+        invited.state = MembershipState::Invited {
+            sent_at: Timestamp::UNIX_EPOCH,
+            resends: 0,
+        };
         assert!(transfer_ownership(&owner, &invited).is_err());
         let out = transfer_ownership(&owner, &user).unwrap();
         assert_eq!(out.new_owner.user_type, AccountOwner);
@@ -273,8 +296,11 @@ mod tests {
     fn removal_from_primary_cascades() {
         // 002/004: "when removing them from their main Portal account, they are automatically
         // removed from their secondary accounts as well".
-        let (primary, second, third) =
-            (TenantId::new_random(), TenantId::new_random(), TenantId::new_random());
+        let (primary, second, third) = (
+            TenantId::new_random(),
+            TenantId::new_random(),
+            TenantId::new_random(),
+        );
         let id = UserId::new_random();
         let user = crate::model::User {
             id,
@@ -293,16 +319,25 @@ mod tests {
             .map(|t| Membership::invited(*t, id, None, Timestamp::UNIX_EPOCH))
             .collect();
         assert_eq!(removal_cascade(&user, &ms, second), vec![second]);
-        assert_eq!(removal_cascade(&user, &ms, primary), vec![primary, second, third]);
+        assert_eq!(
+            removal_cascade(&user, &ms, primary),
+            vec![primary, second, third]
+        );
     }
 
     #[test]
     fn capabilities_follow_the_hierarchy() {
         assert!(!has_capability(User, Capability::ManageUsersAndDevices));
-        assert!(has_capability(GroupManager, Capability::ManageUsersAndDevices));
+        assert!(has_capability(
+            GroupManager,
+            Capability::ManageUsersAndDevices
+        ));
         assert!(!has_capability(GroupManager, Capability::RemoveDevices));
         assert!(has_capability(AccountAdministrator, Capability::Administer));
-        assert!(!has_capability(AccountAdministrator, Capability::ConfigureAccount));
+        assert!(!has_capability(
+            AccountAdministrator,
+            Capability::ConfigureAccount
+        ));
         assert!(has_capability(AccountOwner, Capability::ConfigureAccount));
         assert!(lands_on_dashboard(GroupManager) && !lands_on_dashboard(User));
     }

@@ -250,8 +250,9 @@ impl Pattern {
             x ^= x << 5;
             table.push(x as u8);
         }
-        let head: Vec<u8> = table[..128 * 1024 - 15].to_vec();
-        table.extend_from_slice(&head);
+        for i in 0..128 * 1024 {
+            table.push(table[i % PERIOD]);
+        }
         Self { table }
     }
 
