@@ -18,7 +18,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard_directory::store::redb::RedbStore;
 use switchboard_directory::store::redis::{RedisConfig, RedisStore};
-use switchboard_directory::store::{KvStore, Scope, SharedStore, WriteBatch};
+use switchboard_directory::store::{Scope, SharedStore, WriteBatch};
 
 struct Redis {
     child: Child,
@@ -28,10 +28,21 @@ struct Redis {
 
 impl Redis {
     fn start(fsync: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let dir = tempfile::tempdir().unwrap();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .args(["--appendonly", "yes", "--appendfsync", fsync])
             .arg("--dir")
             .arg(dir.path())
@@ -39,7 +50,11 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is needed for this benchmark (apt-get install redis-server)");
-        Self { child, port, _dir: dir }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 }
 
@@ -53,7 +68,9 @@ impl Drop for Redis {
 async fn connect(port: u16) -> SharedStore {
     // The server needs a moment to listen; bounded retries.
     for _ in 0..100 {
-        if let Ok(s) = RedisStore::connect(RedisConfig::new(format!("redis://127.0.0.1:{port}/"))).await {
+        if let Ok(s) =
+            RedisStore::connect(RedisConfig::new(format!("redis://127.0.0.1:{port}/"))).await
+        {
             return Arc::new(s);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -64,7 +81,8 @@ async fn connect(port: u16) -> SharedStore {
 fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, store: SharedStore) {
     let sc = Scope::tenant("bench").unwrap();
     let value = vec![7u8; 256];
-    rt.block_on(store.put(&sc, "read/key", value.clone())).unwrap();
+    rt.block_on(store.put(&sc, "read/key", value.clone()))
+        .unwrap();
     let mut g = c.benchmark_group(format!("directory_store/{name}"));
     g.sample_size(50);
     g.measurement_time(Duration::from_secs(4));
@@ -72,7 +90,8 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
     g.bench_function("write", |b| {
         b.iter(|| {
             i += 1;
-            rt.block_on(store.put(&sc, &format!("w/{}", i % 1000), value.clone())).unwrap()
+            rt.block_on(store.put(&sc, &format!("w/{}", i % 1000), value.clone()))
+                .unwrap()
         })
     });
     g.bench_function("cas_batch", |b| {
@@ -80,7 +99,9 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
             rt.block_on(async {
                 let cur = store.get(&sc, "cas/head").await.unwrap();
                 let mut batch = WriteBatch::new(sc.clone());
-                batch.expect("cas/head", cur.map(|v| v.version)).put("cas/head", value.clone());
+                batch
+                    .expect("cas/head", cur.map(|v| v.version))
+                    .put("cas/head", value.clone());
                 for k in 0..9 {
                     batch.put(format!("cas/{k}"), value.clone());
                 }

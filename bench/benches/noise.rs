@@ -1,5 +1,6 @@
 //! End-to-end channel benchmarks: Noise seal/open throughput at 1, 16 and 64 KiB chunks, the
-//! mux frame codec, and the whole sans-IO mux pipe (send → frames → input → read → credit).
+//! mux frame codec, the sans-IO mux pipe (send → frames → input → read → credit), and the
+//! same pipe sealed with Noise (`e2e_pipe`: the full per-byte cost at both endpoints).
 //!
 //! Figures are bytes of application plaintext per second. Nothing here asserts a time; run
 //! `cargo bench -p switchboard-bench --bench noise -- --warm-up-time 1 --measurement-time 3`.
@@ -13,7 +14,7 @@ use criterion::{BatchSize, Criterion, Throughput};
 use switchboard_codec::SessionId;
 use switchboard_codec::mux::{
     ChannelId, ChannelKind, MAX_MUX_FRAME_PAYLOAD, Mux, MuxConfig, MuxEvent, MuxFrame, MuxRole,
-    Recv,
+    Recv, SealedMux,
 };
 use switchboard_codec::noise::{NoiseHandshake, NoiseTransport, generate_static_keypair};
 
@@ -218,6 +219,63 @@ fn bench_mux_pipe(c: &mut Criterion, now: Instant) -> Result<()> {
     Ok(())
 }
 
+/// Like `mux_round`, but every batch of frames is sealed and opened: the full per-byte cost
+/// of the end-to-end channel at both endpoints (without sockets).
+fn sealed_round(
+    g: &mut SealedMux,
+    h: &mut SealedMux,
+    ids: &[ChannelId],
+    data: &[u8],
+    wire: &mut BytesMut,
+    now: Instant,
+) -> Result<usize> {
+    for id in ids {
+        g.mux().send(*id, data)?;
+    }
+    let mut read = 0;
+    loop {
+        wire.clear();
+        if g.poll_ciphertext(wire, 256 * 1024, now)? == 0 {
+            break;
+        }
+        h.handle_ciphertext(wire, now)?;
+        let hm = h.mux();
+        while hm.poll_event().is_some() {}
+        for id in ids {
+            while let Recv::Data(d) = hm.recv(*id, usize::MAX)? {
+                read += d.len();
+            }
+        }
+        wire.clear();
+        h.poll_ciphertext(wire, 256 * 1024, now)?;
+        g.handle_ciphertext(wire, now)?;
+        while g.mux().poll_event().is_some() {}
+    }
+    Ok(read)
+}
+
+fn bench_sealed_pipe(c: &mut Criterion, now: Instant) -> Result<()> {
+    let mut group = c.benchmark_group("e2e_pipe");
+    let total = 256 * 1024;
+    for channels in [1_usize, 8] {
+        let (gm, hm, ids) = mux_pair(channels, now)?;
+        let (gt, ht) = transports()?;
+        let (mut g, mut h) = (SealedMux::new(gt, gm), SealedMux::new(ht, hm));
+        let data = vec![3_u8; total / channels];
+        let mut wire = BytesMut::new();
+        group.throughput(Throughput::Bytes((data.len() * channels) as u64));
+        group.bench_function(format!("256KiB_over_{channels}ch"), |b| {
+            b.iter(|| black_box(sealed_round(&mut g, &mut h, &ids, &data, &mut wire, now).ok()));
+        });
+        let after = sealed_round(&mut g, &mut h, &ids, &data, &mut wire, now)?;
+        if after != data.len() * channels {
+            bail!("sealed pipe broke during the benchmark: moved {after} bytes");
+        }
+    }
+    group.finish();
+    Ok(())
+}
+
 fn main() -> Result<()> {
     // The one clock read: a fixed origin for the sans-IO mux, whose timers never fire here.
     #[allow(clippy::disallowed_methods)]
@@ -226,6 +284,7 @@ fn main() -> Result<()> {
     bench_noise(&mut c).context("noise")?;
     bench_mux_frames(&mut c).context("mux frames")?;
     bench_mux_pipe(&mut c, now).context("mux pipe")?;
+    bench_sealed_pipe(&mut c, now).context("sealed pipe")?;
     c.final_summary();
     Ok(())
 }

@@ -230,9 +230,15 @@ impl RelayConfig {
 
     /// Parses TOML text (unknown keys refused with their name) and validates it.
     pub fn from_toml_str(text: &str) -> Result<Self, RelayError> {
-        let cfg: Self = toml::from_str(text).map_err(|e| RelayError::Config(e.to_string()))?;
+        let cfg = Self::parse_toml(text)?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Parses TOML text without validating (for callers that apply overrides first, then
+    /// call [`Self::validate`]).
+    pub fn parse_toml(text: &str) -> Result<Self, RelayError> {
+        toml::from_str(text).map_err(|e| RelayError::Config(e.to_string()))
     }
 
     /// The relay id as the codec type.
@@ -339,7 +345,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n.saturating_mul(60)),
         "h" => Duration::from_secs(n.saturating_mul(3600)),
-        other => return Err(format!("duration {s:?}: unknown unit {other:?} (ms, s, m, h)")),
+        other => {
+            return Err(format!(
+                "duration {s:?}: unknown unit {other:?} (ms, s, m, h)"
+            ));
+        }
     };
     Ok(d)
 }

@@ -164,7 +164,10 @@ mod tests {
         }
         let secs = (now - t0).as_secs_f64();
         let rate = moved as f64 / secs;
-        assert!(rate < 4_000_000.0 * 1.15 && rate > 4_000_000.0 * 0.9, "rate {rate}");
+        assert!(
+            rate < 4_000_000.0 * 1.15 && rate > 4_000_000.0 * 0.9,
+            "rate {rate}"
+        );
     }
 
     #[test]

@@ -78,11 +78,7 @@ async fn answer(mut stream: TcpStream, prom: PrometheusHandle, inner: Arc<Inner>
     let method = words.next().unwrap_or("");
     let path = words.next().unwrap_or("");
     let (status, ctype, body) = match (method, path) {
-        ("GET", "/metrics") => (
-            "200 OK",
-            "text/plain; version=0.0.4",
-            prom.render(),
-        ),
+        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", prom.render()),
         ("POST", "/drain") if loopback => {
             inner.start_drain();
             ("202 Accepted", "text/plain", "draining\n".to_owned())

@@ -52,7 +52,10 @@ impl SessionRecord {
             ("duration_ms", self.duration_ms.to_string()),
             ("close_reason", self.close_reason.clone()),
             ("engine", self.engine.clone()),
-            ("splice_fallback", u8::from(self.splice_fallback).to_string()),
+            (
+                "splice_fallback",
+                u8::from(self.splice_fallback).to_string(),
+            ),
             ("started_at_unix_ms", self.started_at_unix_ms.to_string()),
             ("ended_at_unix_ms", self.ended_at_unix_ms.to_string()),
         ]

@@ -66,7 +66,11 @@ async fn write_loop(
             None => conn.insert(connect(&client).await),
         };
         let mut cmd = redis::cmd("XADD");
-        cmd.arg(&stream).arg("MAXLEN").arg("~").arg(max_len).arg("*");
+        cmd.arg(&stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(max_len)
+            .arg("*");
         for (k, v) in record.fields() {
             cmd.arg(k).arg(v);
         }

@@ -73,6 +73,8 @@ pub struct RelayHandle {
     inner: Arc<Inner>,
     tcp_addrs: Vec<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
+    /// QUIC listeners; they stop when the last handle is dropped or the relay stops.
+    quic: Arc<Vec<crate::quic::QuicListener>>,
 }
 
 fn unix_ms() -> u64 {
@@ -86,9 +88,8 @@ impl RelayHandle {
     /// serving. Records go to `sink`.
     pub async fn start(cfg: RelayConfig, sink: Arc<dyn RecordSink>) -> Result<Self, RelayError> {
         cfg.validate()?;
-        let verifier =
-            TicketVerifier::new(cfg.broker_keys.iter().map(|k| (k.id, k.public_key)))
-                .map_err(|e| RelayError::Config(format!("broker_keys: {e}")))?;
+        let verifier = TicketVerifier::new(cfg.broker_keys.iter().map(|k| (k.id, k.public_key)))
+            .map_err(|e| RelayError::Config(format!("broker_keys: {e}")))?;
         let tenants = TenantLimiters::new(cfg.limits.tenant_byte_rate, cfg.tenant_overrides()?);
         let room = Room::new(RoomLimits {
             waiting_per_ip: cfg.limits.waiting_per_ip,
@@ -107,9 +108,11 @@ impl RelayHandle {
             listeners.push(l);
         }
         let metrics_listener = match cfg.metrics_listen {
-            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| {
-                RelayError::Listen { addr, source }
-            })?),
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| RelayError::Listen { addr, source })?,
+            ),
             None => None,
         };
         let inner = Arc::new(Inner {
@@ -132,7 +135,7 @@ impl RelayHandle {
         if inner.cfg.engine != crate::engine::effective_engine(inner.cfg.engine) {
             tracing::warn!(
                 engine = %inner.cfg.engine,
-                "this build has no uring engine; TCP sessions use splice"
+                "io_uring unavailable; TCP sessions use splice"
             );
         }
         let mut tcp_addrs = Vec::new();
@@ -156,18 +159,31 @@ impl RelayHandle {
             }
         }
         metrics::gauge!(m::BUILD_INFO, m::LABEL_VERSION => env!("CARGO_PKG_VERSION")).set(1.0);
-        if !inner.cfg.quic_listen.is_empty() {
-            tracing::info!(
-                addrs = ?inner.cfg.quic_listen,
-                "QUIC listener is not built into this relay yet; TCP only"
-            );
-        }
-        tracing::info!(relay_id = inner.cfg.relay_id, addrs = ?tcp_addrs, engine = %inner.cfg.engine, "relay started");
-        Ok(Self {
+        // Register the series so dashboards see zeros rather than gaps.
+        metrics::gauge!(m::SESSIONS_ACTIVE).increment(0.0);
+        metrics::gauge!(m::WAITING_ROOM_SIZE).increment(0.0);
+        metrics::counter!(m::SPLICE_FALLBACK_TOTAL).increment(0);
+        let mut handle = Self {
             inner,
             tcp_addrs,
             metrics_addr,
-        })
+            quic: Arc::new(Vec::new()),
+        };
+        match crate::quic::serve_configured(&handle) {
+            Ok(listeners) => handle.quic = Arc::new(listeners),
+            Err(e) => {
+                handle.inner.stop.cancel();
+                return Err(e);
+            }
+        }
+        tracing::info!(relay_id = handle.inner.cfg.relay_id, tcp = ?handle.tcp_addrs,
+            quic = ?handle.quic_addrs(), engine = %handle.inner.cfg.engine, "relay started");
+        Ok(handle)
+    }
+
+    /// The bound UDP (QUIC) addresses.
+    pub fn quic_addrs(&self) -> Vec<SocketAddr> {
+        self.quic.iter().map(|l| l.local_addr()).collect()
     }
 
     /// The bound TCP addresses (useful with port 0).
@@ -457,7 +473,8 @@ async fn run_session(inner: Arc<Inner>, mine: Arrival, theirs: Arrival) {
         // tell the other one and close both.
         tracing::debug!(session = %ticket.session_id, "session failed before ready");
         for mut side in [host, guest] {
-            side.acceptor.refuse(ErrorCode::PeerClosed, "the peer left before ready");
+            side.acceptor
+                .refuse(ErrorCode::PeerClosed, "the peer left before ready");
             handshake::close(side.transport, &mut side.acceptor).await;
         }
         inner.room.lock().end_session(&ticket.session_id);

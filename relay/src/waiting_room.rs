@@ -270,20 +270,32 @@ mod tests {
         // Same side again with a fresh ticket: refused, the waiting one stays.
         assert!(matches!(
             r.bind(&ticket(1, Side::Host, 2), IP, 0, 2),
-            BindResult::Refused { code: ErrorCode::TicketWrongSide, .. }
+            BindResult::Refused {
+                code: ErrorCode::TicketWrongSide,
+                ..
+            }
         ));
         // Replay of the parked ticket.
         assert!(matches!(
             r.bind(&ticket(1, Side::Guest, 1), IP, 0, 3),
-            BindResult::Refused { code: ErrorCode::TicketReused, .. }
+            BindResult::Refused {
+                code: ErrorCode::TicketReused,
+                ..
+            }
         ));
-        assert!(matches!(r.bind(&ticket(1, Side::Guest, 3), IP, 0, 4), BindResult::Paired));
+        assert!(matches!(
+            r.bind(&ticket(1, Side::Guest, 3), IP, 0, 4),
+            BindResult::Paired
+        ));
         assert_eq!(rx.try_recv().unwrap(), 4);
         assert!(!r.leave(&SessionId([1; 16]), id), "already paired");
         assert_eq!(r.active_len(), 1);
         assert!(matches!(
             r.bind(&ticket(1, Side::Guest, 5), IP, 0, 5),
-            BindResult::Refused { code: ErrorCode::TicketReused, .. }
+            BindResult::Refused {
+                code: ErrorCode::TicketReused,
+                ..
+            }
         ));
         r.end_session(&SessionId([1; 16]));
         assert_eq!(r.active_len(), 0);
@@ -293,19 +305,39 @@ mod tests {
     fn caps_per_ip_and_total() {
         let mut r = room(1, 2);
         let other: IpAddr = "127.0.0.2".parse().unwrap();
-        assert!(matches!(r.bind(&ticket(1, Side::Host, 1), IP, 0, 1), BindResult::Parked { .. }));
+        assert!(matches!(
+            r.bind(&ticket(1, Side::Host, 1), IP, 0, 1),
+            BindResult::Parked { .. }
+        ));
         assert!(matches!(
             r.bind(&ticket(2, Side::Host, 2), IP, 0, 2),
-            BindResult::Refused { code: ErrorCode::WaitingRoomFull, .. }
+            BindResult::Refused {
+                code: ErrorCode::WaitingRoomFull,
+                ..
+            }
         ));
-        assert!(matches!(r.bind(&ticket(3, Side::Host, 3), other, 0, 3), BindResult::Parked { .. }));
         assert!(matches!(
-            r.bind(&ticket(4, Side::Host, 4), "127.0.0.3".parse().unwrap(), 0, 4),
-            BindResult::Refused { code: ErrorCode::WaitingRoomFull, .. }
+            r.bind(&ticket(3, Side::Host, 3), other, 0, 3),
+            BindResult::Parked { .. }
+        ));
+        assert!(matches!(
+            r.bind(
+                &ticket(4, Side::Host, 4),
+                "127.0.0.3".parse().unwrap(),
+                0,
+                4
+            ),
+            BindResult::Refused {
+                code: ErrorCode::WaitingRoomFull,
+                ..
+            }
         ));
         // A refused-for-load ticket was not burnt: once there is room it parks.
         assert!(r.leave(&SessionId([1; 16]), 1));
-        assert!(matches!(r.bind(&ticket(2, Side::Host, 2), IP, 0, 2), BindResult::Parked { .. }));
+        assert!(matches!(
+            r.bind(&ticket(2, Side::Host, 2), IP, 0, 2),
+            BindResult::Parked { .. }
+        ));
     }
 
     #[test]
@@ -315,7 +347,10 @@ mod tests {
             panic!("park")
         };
         drop(rx);
-        assert!(matches!(r.bind(&ticket(1, Side::Guest, 2), IP, 0, 2), BindResult::Parked { .. }));
+        assert!(matches!(
+            r.bind(&ticket(1, Side::Guest, 2), IP, 0, 2),
+            BindResult::Parked { .. }
+        ));
         assert_eq!(r.waiting_len(), 1);
     }
 }

@@ -2,6 +2,9 @@
 //! room (timeout, caps, duplicate side), max sessions, garbage before bind, the tenant rate
 //! limit, the metrics/drain endpoint and the Redis record sink.
 
+// Test binaries: helpers outside #[test] fns may unwrap and panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::time::Duration;
@@ -35,6 +38,8 @@ fn close_code(bytes: &[u8]) -> ErrorCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tickets_get_distinct_codes_and_no_pairing() {
+    // 000/001, 002/004 (digest 52): the relay "pairs a guest with a host only after the broker
+    // authorizes the session" -- here, only with a valid broker-signed ticket.
     let relay = TestRelay::start(config(EngineKind::Copy)).await;
     let addr = relay.addr();
     let s = Session::new();
@@ -49,16 +54,39 @@ async fn bad_tickets_get_distinct_codes_and_no_pairing() {
     // Expired.
     let mut t = s.ticket(Side::Host);
     t.expires_at_unix_ms = now_ms() - 1;
-    expect_refused(addr, Side::Host, signer().sign(&t), ErrorCode::TicketExpired).await;
+    expect_refused(
+        addr,
+        Side::Host,
+        signer().sign(&t),
+        ErrorCode::TicketExpired,
+    )
+    .await;
     // For another relay.
     let mut t = s.ticket(Side::Host);
     t.relay_id = RelayId(RELAY_ID + 1);
-    expect_refused(addr, Side::Host, signer().sign(&t), ErrorCode::TicketWrongRelay).await;
+    expect_refused(
+        addr,
+        Side::Host,
+        signer().sign(&t),
+        ErrorCode::TicketWrongRelay,
+    )
+    .await;
     // Declared side differs from the ticket's.
-    expect_refused(addr, Side::Guest, s.signed(Side::Host), ErrorCode::TicketWrongSide).await;
+    expect_refused(
+        addr,
+        Side::Guest,
+        s.signed(Side::Host),
+        ErrorCode::TicketWrongSide,
+    )
+    .await;
     // Not a ticket at all.
-    expect_refused(addr, Side::Host, Bytes::from_static(b"nonsense"), ErrorCode::TicketMalformed)
-        .await;
+    expect_refused(
+        addr,
+        Side::Host,
+        Bytes::from_static(b"nonsense"),
+        ErrorCode::TicketMalformed,
+    )
+    .await;
     assert_eq!(relay.handle.waiting(), 0, "no refused bind may park");
     assert_eq!(relay.handle.active_sessions(), 0);
 }
@@ -72,18 +100,39 @@ async fn reused_ticket_is_refused_and_waiting_side_undisturbed() {
     let host = tokio::spawn(bind(addr, Side::Host, host_ticket.clone()));
     eventually(Duration::from_secs(5), || relay.handle.waiting() == 1).await;
     // Replay of the parked ticket.
-    expect_refused(addr, Side::Host, host_ticket.clone(), ErrorCode::TicketReused).await;
+    expect_refused(
+        addr,
+        Side::Host,
+        host_ticket.clone(),
+        ErrorCode::TicketReused,
+    )
+    .await;
     // Same side of the same session with a fresh ticket: the waiting one stays.
-    expect_refused(addr, Side::Host, s.signed(Side::Host), ErrorCode::TicketWrongSide).await;
+    expect_refused(
+        addr,
+        Side::Host,
+        s.signed(Side::Host),
+        ErrorCode::TicketWrongSide,
+    )
+    .await;
     assert_eq!(relay.handle.waiting(), 1);
-    let mut g = bind(addr, Side::Guest, s.signed(Side::Guest)).await.unwrap().stream;
+    let mut g = bind(addr, Side::Guest, s.signed(Side::Guest))
+        .await
+        .unwrap()
+        .stream;
     let mut h = host.await.unwrap().unwrap().stream;
     h.write_all(b"ok").await.unwrap();
     let mut b = [0u8; 2];
     g.read_exact(&mut b).await.unwrap();
     assert_eq!(&b, b"ok");
     // A third bind for a paired session, and a replay after pairing, are refused.
-    expect_refused(addr, Side::Guest, s.signed(Side::Guest), ErrorCode::TicketReused).await;
+    expect_refused(
+        addr,
+        Side::Guest,
+        s.signed(Side::Guest),
+        ErrorCode::TicketReused,
+    )
+    .await;
     expect_refused(addr, Side::Host, host_ticket, ErrorCode::TicketReused).await;
 }
 
@@ -101,7 +150,10 @@ async fn waiting_room_timeout() {
     )
     .await;
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(250), "refused too early: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(250),
+        "refused too early: {waited:?}"
+    );
     assert_eq!(relay.handle.waiting(), 0);
 }
 
@@ -162,25 +214,43 @@ async fn garbage_before_bind_is_closed_without_harming_others() {
 
     // A well-formed header of an unknown frame kind: protocol_violation.
     let mut bad = connect(addr, None).await;
-    bad.write_all(&[1, 0x7f, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4]).await.unwrap();
-    assert_eq!(close_code(&read_until_close(&mut bad).await), ErrorCode::ProtocolViolation);
+    bad.write_all(&[1, 0x7f, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4])
+        .await
+        .unwrap();
+    assert_eq!(
+        close_code(&read_until_close(&mut bad).await),
+        ErrorCode::ProtocolViolation
+    );
     // A control frame that is not a bind (a client may not send Ready): protocol_violation.
     let mut bad = connect(addr, None).await;
-    let ready = switchboard_codec::ControlMessage::RelayReady.to_frame().unwrap();
+    let ready = switchboard_codec::ControlMessage::RelayReady
+        .to_frame()
+        .unwrap();
     let mut out = bytes::BytesMut::new();
     ready.encode(&mut out);
     bad.write_all(&out).await.unwrap();
-    assert_eq!(close_code(&read_until_close(&mut bad).await), ErrorCode::ProtocolViolation);
+    assert_eq!(
+        close_code(&read_until_close(&mut bad).await),
+        ErrorCode::ProtocolViolation
+    );
     // Plain text (an HTTP request): the version byte is wrong.
     let mut bad = connect(addr, None).await;
-    bad.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-    assert_eq!(close_code(&read_until_close(&mut bad).await), ErrorCode::UnsupportedVersion);
+    bad.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        close_code(&read_until_close(&mut bad).await),
+        ErrorCode::UnsupportedVersion
+    );
     // Silence: bind_timeout (a 300 ms bind timeout on its own relay).
     let mut cfg = config(EngineKind::Copy);
     cfg.limits.bind_timeout = Duration::from_millis(300);
     let quick = TestRelay::start(cfg).await;
     let mut idle = connect(quick.addr(), None).await;
-    assert_eq!(close_code(&read_until_close(&mut idle).await), ErrorCode::BindTimeout);
+    assert_eq!(
+        close_code(&read_until_close(&mut idle).await),
+        ErrorCode::BindTimeout
+    );
 
     // The running session did not notice.
     h.write_all(b"fine").await.unwrap();
@@ -233,8 +303,14 @@ async fn tenant_rate_limit_is_shared_by_sessions() {
     let rate = total as f64 / window.as_secs_f64();
     eprintln!("tenant limit {RATE} B/s over two sessions, measured {rate:.0} B/s");
     // Both sessions together stay under the tenant's rate (burst included), and get most of it.
-    assert!(rate <= RATE as f64 * 1.10, "over the tenant limit: {rate:.0}");
-    assert!(rate >= RATE as f64 * 0.5, "far under the tenant limit: {rate:.0}");
+    assert!(
+        rate <= RATE as f64 * 1.10,
+        "over the tenant limit: {rate:.0}"
+    );
+    assert!(
+        rate >= RATE as f64 * 0.5,
+        "far under the tenant limit: {rate:.0}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,11 +327,17 @@ async fn metrics_endpoint_and_http_drain() {
         "switchboard_relay_sessions_active",
         "switchboard_relay_build_info",
         "switchboard_relay_setup_seconds",
+        "switchboard_relay_waiting_room_size",
+        "switchboard_relay_splice_fallback_total",
     ] {
         assert!(get.contains(name), "missing {name} in:\n{get}");
     }
     assert!(get.contains("outcome=\"paired\""), "{get}");
-    let post = http(maddr, "POST /drain HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").await;
+    let post = http(
+        maddr,
+        "POST /drain HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
     assert!(post.starts_with("HTTP/1.1 202"), "{post}");
     assert!(relay.handle.is_draining());
     let nf = http(maddr, "GET /nope HTTP/1.1\r\n\r\n").await;
@@ -275,6 +357,7 @@ async fn http(addr: std::net::SocketAddr, req: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_record_sink_writes_stream() {
+    // 002/004: "The relay or broker should log sessions itself rather than rely on endpoints."
     let redis_srv = RedisServer::start().await.expect("private redis-server");
     let sink = RedisSink::start(&redis_srv.url(), "test:relay:sessions", 1000, 16).unwrap();
     let rec = SessionRecord {
@@ -312,7 +395,10 @@ async fn redis_record_sink_writes_stream() {
             assert_eq!(entries.len(), 1);
             break;
         }
-        assert!(Instant::now() < deadline, "record not in the stream within 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "record not in the stream within 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -333,5 +419,59 @@ async fn two_broker_keys_are_trusted_at_once() {
         bind(relay.addr(), Side::Host, second.sign(&host_t)),
         bind(relay.addr(), Side::Guest, s.signed(Side::Guest)),
     );
-    assert!(h.is_ok() && g.is_ok(), "old and new key both verify during a rotation");
+    assert!(
+        h.is_ok() && g.is_ok(),
+        "old and new key both verify during a rotation"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splice_without_pipes_falls_back_to_copy() {
+    // A pool that may hold no pipe stands in for a spent kernel pipe budget.
+    let mut cfg = config(EngineKind::Splice);
+    cfg.splice.max_pipes = 0;
+    let mut relay = TestRelay::start(cfg).await;
+    let (h, g) = pair(relay.addr(), &Session::new()).await;
+    let (mut hr, mut hw) = h.into_split();
+    let (mut gr, mut gw) = g.into_split();
+    let total = 4u64 << 20;
+    let (p1, p2) = (Pattern::new(1), Pattern::new(2));
+    let (a, b, c, d) = tokio::join!(
+        p1.write(&mut hw, total),
+        p2.write(&mut gw, total),
+        p1.check(&mut gr),
+        p2.check(&mut hr),
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(c.unwrap(), total);
+    assert_eq!(d.unwrap(), total);
+    let rec = relay.next_record().await;
+    assert!(rec.splice_fallback, "the record says the session fell back");
+    assert_eq!(rec.bytes_host_to_guest, total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_side_that_hangs_up_leaves_the_room() {
+    let relay = TestRelay::start(config(EngineKind::Copy)).await;
+    let s = Session::new();
+    let mut raw = connect(relay.addr(), None).await;
+    let mut conn = switchboard_codec::RelayConnector::new(
+        Side::Host,
+        s.signed(Side::Host),
+        Default::default(),
+        tokio::time::Instant::now().into_std(),
+    );
+    while let Some(b) = conn.poll_transmit() {
+        raw.write_all(&b).await.unwrap();
+    }
+    eventually(Duration::from_secs(5), || relay.handle.waiting() == 1).await;
+    drop(raw);
+    eventually(Duration::from_secs(5), || relay.handle.waiting() == 0).await;
+    // The guest that comes later waits for a new host instead of pairing with a dead socket.
+    let guest = bind(relay.addr(), Side::Guest, s.signed(Side::Guest));
+    tokio::pin!(guest);
+    let r = tokio::time::timeout(Duration::from_millis(300), &mut guest).await;
+    assert!(r.is_err(), "guest must not pair with the host that left");
+    assert_eq!(relay.handle.waiting(), 1);
 }

@@ -44,7 +44,7 @@ pub struct MuxConfig {
     pub initial_window: u32,
     /// Live channels at once (both directions together). Default 1024.
     pub max_channels: usize,
-    /// Largest frame payload sent or accepted. Default 16 KiB, at most 65,535.
+    /// Largest frame payload we send (we accept up to 65,535). Default 16 KiB.
     pub max_frame_payload: usize,
     /// Largest `Open` metadata (e.g. a tunnel target). Default 1 KiB.
     pub max_metadata: usize,

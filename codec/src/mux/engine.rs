@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use super::channel::{Channel, Phase};
 use super::config::{MAX_CLOSE_MESSAGE, MAX_WINDOW, MuxConfig, MuxRole};
 use super::error::MuxError;
-use super::frame::MuxFrame;
+use super::frame::{MAX_MUX_FRAME_PAYLOAD, MuxFrame};
 use super::kind::{ChannelId, ChannelKind, CloseReason};
 
 /// Something the application should act on.
@@ -216,7 +216,9 @@ impl Mux {
         self.last_received = now;
         self.rx.extend_from_slice(plaintext);
         loop {
-            let step = match MuxFrame::decode(&mut self.rx, self.cfg.max_frame_payload) {
+            // Any length the 16-bit field allows is accepted (64 KiB bounds the allocation);
+            // `max_frame_payload` bounds what we send, so peers need not agree on it.
+            let step = match MuxFrame::decode(&mut self.rx, MAX_MUX_FRAME_PAYLOAD) {
                 Ok(Some(frame)) => self.handle_frame(frame),
                 Ok(None) => return Ok(()),
                 Err(err) => Err(err),
@@ -303,18 +305,19 @@ impl Mux {
                 why: "ids must strictly increase",
             });
         }
-        if metadata.len() > self.cfg.max_metadata {
-            return Err(MuxError::MetadataTooLarge {
-                len: metadata.len(),
-                max: self.cfg.max_metadata,
-            });
-        }
         self.last_peer_id = id;
         let max = self.cfg.max_channels;
         if self.channels.len() >= max.saturating_mul(2) {
             return Err(MuxError::TooManyChannels { max });
         }
-        if self.channels.len() >= max {
+        if metadata.len() > self.cfg.max_metadata {
+            let message = format!(
+                "channel metadata of {} bytes exceeds this peer's limit of {}",
+                metadata.len(),
+                self.cfg.max_metadata
+            );
+            self.refuse_new(channel, kind, CloseReason::Refused, message);
+        } else if self.channels.len() >= max {
             let message = format!("the peer already has its maximum of {max} channels open");
             self.refuse_new(channel, kind, CloseReason::TooManyChannels, message);
         } else if !kind.is_supported() {

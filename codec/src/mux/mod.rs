@@ -15,7 +15,8 @@
 //!
 //! Layout: `kind.rs` (ids, kinds, close reasons), `frame.rs` (frame codec), `config.rs`,
 //! `error.rs`, `channel.rs` (per-channel state), `engine.rs` (the `Mux`: peer input, local
-//! API, events, timers), `scheduler.rs` (what is sent next).
+//! API, events, timers), `scheduler.rs` (what is sent next), `sealed.rs` (`SealedMux`: a mux
+//! joined to a Noise transport, for drivers that only want ciphertext in and out).
 #![cfg_attr(
     not(test),
     deny(
@@ -35,6 +36,7 @@ mod error;
 mod frame;
 mod kind;
 mod scheduler;
+mod sealed;
 #[cfg(test)]
 mod tests;
 
@@ -43,3 +45,4 @@ pub use engine::{Mux, MuxEvent, Recv};
 pub use error::MuxError;
 pub use frame::{MAX_MUX_FRAME_PAYLOAD, MUX_HEADER_LEN, MuxFrame};
 pub use kind::{ChannelId, ChannelKind, CloseReason};
+pub use sealed::{SealedMux, SealedMuxError};

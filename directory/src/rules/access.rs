@@ -109,6 +109,61 @@ impl Access {
     }
 }
 
+/// What the Host reports at session start (002/004 §5.5: the lock / logged-in exceptions are
+/// honoured on Windows Hosts only; other Hosts cannot report the state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HostState {
+    /// Whether the Host can report the states below (Windows Hosts).
+    pub reports_state: bool,
+    /// The computer is locked.
+    pub locked: bool,
+    /// Nobody is logged in.
+    pub no_user: bool,
+}
+
+/// What a session needs before and during its start, given the Host's state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SessionGate {
+    /// Prompt the Host's local user.
+    pub prompt_host: bool,
+    /// Email the approver groups.
+    pub email_approvers: bool,
+    /// Restrict the session to the whitelisted applications.
+    pub whitelist: bool,
+}
+
+impl SessionGate {
+    /// Whether someone must approve before the session starts (the first approval wins).
+    pub fn needs_approval(&self) -> bool {
+        self.prompt_host || self.email_approvers
+    }
+}
+
+impl Access {
+    /// Applies the overlays to the Host's state at session start. A Host that cannot report
+    /// its state gets the prompt and the whitelist whenever they are enabled ("the confirm
+    /// access mechanism will always be triggered"). The email "only when" options restrict the
+    /// email to those states; with neither set, the email is always sent.
+    pub fn session_gate(&self, host: HostState) -> SessionGate {
+        let c = &self.confirm;
+        let locked = host.reports_state && host.locked;
+        let no_user = host.reports_state && host.no_user;
+        let prompt_skipped =
+            (c.prompt_skipped_when_locked && locked) || (c.prompt_skipped_when_no_user && no_user);
+        let email_restricted = c.email_only_when_locked || c.email_only_when_no_user;
+        let email_state_ok =
+            (c.email_only_when_locked && locked) || (c.email_only_when_no_user && no_user);
+        let w = &self.whitelist;
+        let whitelist_skipped =
+            (w.except_when_locked && locked) || (w.except_when_no_user && no_user);
+        SessionGate {
+            prompt_host: c.host_prompt && !prompt_skipped,
+            email_approvers: c.email && (!email_restricted || email_state_ok),
+            whitelist: w.enabled && !whitelist_skipped,
+        }
+    }
+}
+
 /// What one role contributes, in `Copy` form.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Overlay {
@@ -149,6 +204,57 @@ impl Overlay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_gate_honours_exceptions_only_when_the_host_reports_state() {
+        // 002/004 §5.5: "Except when computer is locked", "Except when no user is logged in";
+        // "For other Hosts, the confirm access mechanism will always be triggered".
+        let a = Access {
+            confirm: ConfirmRequirement {
+                host_prompt: true,
+                prompt_skipped_when_locked: true,
+                email: true,
+                email_only_when_locked: true,
+                ..Default::default()
+            },
+            whitelist: WhitelistRequirement {
+                enabled: true,
+                except_when_no_user: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let windows_locked = HostState {
+            reports_state: true,
+            locked: true,
+            no_user: false,
+        };
+        let g = a.session_gate(windows_locked);
+        assert!(!g.prompt_host && g.email_approvers && g.whitelist && g.needs_approval());
+        let windows_present = HostState {
+            reports_state: true,
+            ..Default::default()
+        };
+        let g = a.session_gate(windows_present);
+        assert!(g.prompt_host && !g.email_approvers);
+        let linux_locked = HostState {
+            reports_state: false,
+            locked: true,
+            no_user: true,
+        };
+        let g = a.session_gate(linux_locked);
+        assert!(g.prompt_host && g.whitelist && !g.email_approvers);
+        let no_user = HostState {
+            reports_state: true,
+            locked: false,
+            no_user: true,
+        };
+        assert!(!a.session_gate(no_user).whitelist);
+        assert_eq!(
+            Access::default().session_gate(windows_locked),
+            SessionGate::default()
+        );
+    }
 
     fn prompt(locked: bool, no_user: bool) -> Overlay {
         Overlay {

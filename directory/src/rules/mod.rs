@@ -27,6 +27,7 @@ pub mod tenant;
 pub mod totp;
 pub mod user_types;
 pub mod wire;
+pub mod zone;
 
 #[cfg(test)]
 pub(crate) mod fixture;

@@ -4,7 +4,10 @@
 //! Pure transitions of `OnDemandSession`; the caller persists and times out.
 
 use crate::error::{DirectoryError, OnDemandRefusal};
-use crate::model::{OnDemandId, OnDemandSession, OnDemandState, TenantId, UserId};
+use crate::model::{
+    Membership, OnDemandId, OnDemandSession, OnDemandState, Permission, TenantId, UserId,
+};
+use crate::rules::access::Access;
 use crate::rules::random;
 use jiff::{SignedDuration, Timestamp};
 
@@ -118,6 +121,36 @@ pub fn is_dead(s: &OnDemandSession, now: Timestamp) -> bool {
     matches!(s.state, OnDemandState::Finished | OnDemandState::Rejected) || now >= s.expires_at
 }
 
+/// Whether `member`, with OnDemand access `access` (from `PolicySnapshot::evaluate_ondemand`),
+/// may create or start OnDemand sessions: the per-member "OnDemand Sessions" flag and an
+/// applicable OnDemand-type assignment are both needed (002/004 §6.2).
+pub fn check_ondemand_user(member: &Membership, access: &Access) -> Result<(), DirectoryError> {
+    if !member.state.is_active() {
+        return Err(DirectoryError::NotAllowed("the user is not active"));
+    }
+    if !member.ondemand_enabled {
+        return Err(DirectoryError::NotAllowed(
+            "OnDemand sessions are disabled for this user",
+        ));
+    }
+    if access.is_empty() {
+        return Err(DirectoryError::NotAllowed(
+            "no active OnDemand role assignment applies to this user",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `viewer` sees `session` in the queue: with "All Invitations" every session of the
+/// tenant, otherwise ("Own Invitations", or an OnDemand role naming neither) only the sessions
+/// the viewer created. The narrower reading is the safe default (digest §13).
+pub fn can_see_session(viewer: UserId, access: &Access, session: &OnDemandSession) -> bool {
+    if access.is_empty() {
+        return false;
+    }
+    access.allows(Permission::AllInvitations) || session.created_by == viewer
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +244,37 @@ mod tests {
             reason(start(&mut s, ts("2026-01-01T11:00Z"))),
             OnDemandRefusal::QueueTimeout
         );
+    }
+
+    #[test]
+    fn who_creates_and_who_sees() {
+        // 002/004: users need "the per-user OnDemand Sessions flag and an OnDemand-type role
+        // assignment"; 003: "Own Invitations" / "All Invitations".
+        use crate::model::{MembershipState, PermissionSet};
+        let s = session();
+        let mut m =
+            crate::model::Membership::invited(s.tenant, UserId::new_random(), None, s.created_at);
+        let own = Access {
+            permissions: PermissionSet::from_slice(&[
+                Permission::ViewScreen,
+                Permission::OwnInvitations,
+            ]),
+            ..Access::default()
+        };
+        assert!(check_ondemand_user(&m, &own).is_err(), "invited");
+        m.state = MembershipState::Active;
+        check_ondemand_user(&m, &own).unwrap();
+        assert!(check_ondemand_user(&m, &Access::default()).is_err());
+        m.ondemand_enabled = false;
+        assert!(check_ondemand_user(&m, &own).is_err());
+        assert!(can_see_session(s.created_by, &own, &s));
+        assert!(!can_see_session(m.user, &own, &s));
+        let all = Access {
+            permissions: PermissionSet::from_slice(&[Permission::AllInvitations]),
+            ..Access::default()
+        };
+        assert!(can_see_session(m.user, &all, &s));
+        assert!(!can_see_session(s.created_by, &Access::default(), &s));
     }
 
     #[test]

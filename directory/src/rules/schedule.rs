@@ -24,19 +24,22 @@
 //!   inside it is never active that day; 09:00-17:00 is unaffected). Across an autumn change the
 //!   repeated local hour matches on both passes.
 //!
-//! Evaluation from a [`CompiledSchedule`] does no allocation and no zone lookup by name: one
-//! timestamp-to-civil conversion and integer arithmetic.
+//! Evaluation from a [`CompiledSchedule`] does no allocation and no zone lookup by name. When
+//! compiled through a [`ZoneCache`] (as `PolicySnapshot` does) the local time comes from a
+//! precomputed offset table: a binary search and integer arithmetic.
 
 use crate::error::DirectoryError;
 use crate::model::schedule::{DailyPattern, Day, DaySet, MonthDay, Recurrence, Schedule};
+use crate::rules::zone::{LocalTime, ZoneCache, ZoneOffsets, civil_from_days, days_in_month};
 use jiff::Timestamp;
-use jiff::civil::{Date, DateTime, Time};
+use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
+use std::sync::Arc;
 
 /// A schedule ready for fast evaluation: zone resolved, window and anchors precomputed.
 #[derive(Clone, Debug)]
 pub struct CompiledSchedule {
-    tz: TimeZone,
+    zone: Zone,
     start_day: i32,
     end_day: Option<i32>,
     /// Window start, seconds after local midnight (nanoseconds folded in below).
@@ -45,6 +48,35 @@ pub struct CompiledSchedule {
     window_end: i64,
     overnight: bool,
     rule: CompiledRule,
+}
+
+/// How a compiled schedule finds local time: straight from jiff, or from a shared table.
+#[derive(Clone, Debug)]
+enum Zone {
+    Direct(TimeZone),
+    Table(Arc<ZoneOffsets>),
+}
+
+impl Zone {
+    fn local(&self, at: Timestamp) -> LocalTime {
+        match self {
+            Self::Table(t) => t.local(at),
+            Self::Direct(tz) => {
+                let dt = tz.to_datetime(at);
+                LocalTime {
+                    day: epoch_day(dt.date()),
+                    nanos: time_nanos(dt.time()),
+                }
+            }
+        }
+    }
+
+    fn time_zone(&self) -> &TimeZone {
+        match self {
+            Self::Table(t) => t.time_zone(),
+            Self::Direct(tz) => tz,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -82,18 +114,7 @@ fn time_nanos(t: Time) -> i64 {
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn epoch_day(d: Date) -> i32 {
-    let (y, m, day) = (
-        i32::from(d.year()),
-        i32::from(d.month()),
-        i32::from(d.day()),
-    );
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::rules::zone::epoch_day(d.year(), d.month(), d.day())
 }
 
 /// Monday = 0 ... Sunday = 6 for an epoch day (1970-01-01 was a Thursday).
@@ -185,6 +206,26 @@ impl CompiledSchedule {
             Some(name) => resolve_time_zone(name)?,
             None => default_tz.clone(),
         };
+        Ok(Self::compile_valid(s, Zone::Direct(tz)))
+    }
+
+    /// Like [`CompiledSchedule::compile`], sharing precomputed offset tables through `cache`
+    /// (`default_tz_name` names `default_tz` in the cache). Evaluation is then a table lookup.
+    pub fn compile_cached(
+        s: &Schedule,
+        default_tz_name: &str,
+        default_tz: &TimeZone,
+        cache: &mut ZoneCache,
+    ) -> Result<Self, DirectoryError> {
+        validate_schedule(s)?;
+        let table = match &s.timezone {
+            Some(name) => cache.get(name, &resolve_time_zone(name)?),
+            None => cache.get(default_tz_name, default_tz),
+        };
+        Ok(Self::compile_valid(s, Zone::Table(table)))
+    }
+
+    fn compile_valid(s: &Schedule, zone: Zone) -> Self {
         let (window_start, window_end) = if s.all_day {
             (0, DAY_NANOS)
         } else {
@@ -219,45 +260,35 @@ impl CompiledSchedule {
                 anchor_year: i32::from(s.start_date.year()),
             },
         };
-        Ok(Self {
-            tz,
+        Self {
+            zone,
             start_day,
             end_day: s.end_date.map(epoch_day),
             window_start,
             window_end,
             overnight,
             rule,
-        })
+        }
     }
 
     /// The zone the schedule is evaluated in.
     pub fn time_zone(&self) -> &TimeZone {
-        &self.tz
+        self.zone.time_zone()
     }
 
     /// Whether the schedule is active at `at`.
     pub fn is_active_at(&self, at: Timestamp) -> bool {
-        let local: DateTime = self.tz.to_datetime(at);
-        let date = local.date();
-        let day = epoch_day(date);
-        let t = time_nanos(local.time());
+        let LocalTime { day, nanos: t } = self.zone.local(at);
         if self.overnight {
-            (t >= self.window_start && self.occurs(date, day))
-                || (t < self.window_end && self.occurs_prev(date, day))
+            (t >= self.window_start && self.occurs(day))
+                || (t < self.window_end && self.occurs(day - 1))
         } else {
-            t >= self.window_start && t < self.window_end && self.occurs(date, day)
+            t >= self.window_start && t < self.window_end && self.occurs(day)
         }
     }
 
-    fn occurs_prev(&self, date: Date, day: i32) -> bool {
-        match date.yesterday() {
-            Ok(prev) => self.occurs(prev, day - 1),
-            Err(_) => false,
-        }
-    }
-
-    /// Whether `date` (whose epoch day is `day`) is an occurrence day.
-    fn occurs(&self, date: Date, day: i32) -> bool {
+    /// Whether the local date with epoch day `day` is an occurrence day.
+    fn occurs(&self, day: i32) -> bool {
         if day < self.start_day {
             return false;
         }
@@ -284,13 +315,14 @@ impl CompiledSchedule {
                 day: which,
                 anchor_month,
             } => {
-                let months = i32::from(date.year()) * 12 + i32::from(date.month()) - anchor_month;
+                let (y, m, d) = civil_from_days(day);
+                let months = y * 12 + i32::from(m) - anchor_month;
                 if months % every != 0 {
                     return false;
                 }
                 match which {
-                    MonthDay::Day(n) => date.day() == n as i8,
-                    MonthDay::Last => date.day() == date.days_in_month(),
+                    MonthDay::Day(n) => d == n as i8,
+                    MonthDay::Last => d == days_in_month(y, m),
                 }
             }
             CompiledRule::Yearly {
@@ -299,9 +331,8 @@ impl CompiledSchedule {
                 day: d,
                 anchor_year,
             } => {
-                (i32::from(date.year()) - anchor_year) % every == 0
-                    && date.month() == month
-                    && date.day() == d
+                let (y, m, dd) = civil_from_days(day);
+                (y - anchor_year) % every == 0 && m == month && dd == d
             }
         }
     }

@@ -22,8 +22,11 @@ fn tz(name: &str) -> TimeZone {
 
 fn check(s: &Schedule, table: &[(Timestamp, bool, &str)]) {
     let c = CompiledSchedule::compile(s, &tz("UTC")).unwrap();
+    let mut cache = crate::rules::zone::ZoneCache::default();
+    let cached = CompiledSchedule::compile_cached(s, "UTC", &tz("UTC"), &mut cache).unwrap();
     for (at, want, why) in table {
         assert_eq!(c.is_active_at(*at), *want, "{why} (at {at})");
+        assert_eq!(cached.is_active_at(*at), *want, "table: {why} (at {at})");
         assert_eq!(s.is_active_at(*at, &tz("UTC")), *want, "uncompiled: {why}");
     }
 }

@@ -24,6 +24,7 @@ use crate::model::{
 use crate::rules::access::{Access, Overlay};
 use crate::rules::evaluate::{PolicyInput, whitelist_usable};
 use crate::rules::schedule::CompiledSchedule;
+use crate::rules::zone::ZoneCache;
 use jiff::Timestamp;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -153,6 +154,7 @@ impl PolicySnapshot {
             .map(|r| (r.id, r))
             .collect();
         let mut kept: Vec<Kept<'_>> = Vec::new();
+        let mut zones = ZoneCache::default();
         for a in input
             .assignments
             .iter()
@@ -166,7 +168,12 @@ impl PolicySnapshot {
             }
             let schedule = match &a.schedule {
                 None => None,
-                Some(s) => match CompiledSchedule::compile(s, &tz) {
+                Some(s) => match CompiledSchedule::compile_cached(
+                    s,
+                    &input.tenant.timezone,
+                    &tz,
+                    &mut zones,
+                ) {
                     Ok(c) => Some(c),
                     Err(_) => continue, // fail closed, as `Schedule::is_active_at` does
                 },

@@ -9,10 +9,12 @@ use super::codec::{Rec, Tx, read, read_all, read_known};
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{
-    AssignmentId, AuditKind, DeviceGroup, DeviceGroupId, Role, RoleAssignment, RoleId,
-    RolePurpose, Schedule, TenantId, UserGroup, UserGroupId,
+    AssignmentId, AuditKind, DeviceGroup, DeviceGroupId, Role, RoleAssignment, RoleId, Schedule,
+    TenantId, UserGroup, UserGroupId,
 };
+use crate::rules::assignments::{check_activation, validate_assignment};
 use crate::rules::schedule::validate_schedule;
+use crate::rules::user_types::Capability;
 
 /// What a new role assignment needs.
 #[derive(Clone, Debug)]
@@ -32,77 +34,21 @@ pub struct NewAssignment {
     pub schedule: Option<Schedule>,
 }
 
-/// Checks an assignment against its role and the groups that exist.
-fn check_assignment(
-    a: &NewAssignment,
-    role: &Role,
-    user_groups_exist: bool,
-    device_groups_exist: bool,
-) -> Result<(), DirectoryError> {
-    if a.name.trim().is_empty() {
-        return Err(DirectoryError::InvalidAssignment("a role assignment needs a name"));
-    }
-    if a.user_groups.is_empty() {
-        return Err(DirectoryError::InvalidAssignment("at least one user group is needed"));
-    }
-    match role.purpose {
-        // 002/004 §5.2: "device groups cannot be selected, as these role assignments do not
-        // apply to regular devices".
-        RolePurpose::OnDemand if !a.device_groups.is_empty() => {
-            return Err(DirectoryError::OnDemandRoleWithDeviceGroups);
-        }
-        RolePurpose::Administration if !a.device_groups.is_empty() => {
-            return Err(DirectoryError::AdministrationRoleWithDeviceGroups);
-        }
-        RolePurpose::DeviceAccess if a.device_groups.is_empty() => {
-            return Err(DirectoryError::InvalidAssignment(
-                "a device-access role assignment needs a device group",
-            ));
-        }
-        _ => {}
-    }
-    if !user_groups_exist || !device_groups_exist {
-        return Err(DirectoryError::InvalidAssignment("a named group does not exist"));
-    }
-    if let Some(s) = &a.schedule {
-        validate_schedule(s)?;
-    }
-    Ok(())
-}
-
 impl Directory {
-    /// Creates a role assignment (active).
+    /// Creates a role assignment (active). The rules check the role, the groups and the
+    /// schedule; the batch requires the role and the named groups unchanged since read.
     pub async fn create_assignment(
         &self,
         tenant: TenantId,
         actor: &Actor,
         new: NewAssignment,
     ) -> Result<RoleAssignment, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         let t = self.tenant_rec(tenant).await?.value;
         let sc = scope(tenant)?;
-        let role: Rec<Role> =
-            read_known(&*self.store, &sc, &keys::role(new.role), RoleId::KIND, new.role).await?;
-        let mut tx = Tx::new(sc.clone());
-        tx.expect(&keys::role(new.role), Some(role.version));
-        let mut ugs_exist = true;
-        for g in &new.user_groups {
-            match read::<UserGroup>(&*self.store, &sc, &keys::ugroup(g)).await? {
-                Some(r) => {
-                    tx.expect(&keys::ugroup(g), Some(r.version));
-                }
-                None => ugs_exist = false,
-            }
-        }
-        let mut dgs_exist = true;
-        for g in &new.device_groups {
-            match read::<DeviceGroup>(&*self.store, &sc, &keys::dgroup(g)).await? {
-                Some(r) => {
-                    tx.expect(&keys::dgroup(g), Some(r.version));
-                }
-                None => dgs_exist = false,
-            }
-        }
-        check_assignment(&new, &role.value, ugs_exist, dgs_exist)?;
+        let role: Option<Rec<Role>> = read(&*self.store, &sc, &keys::role(new.role)).await?;
+        let ugs = read_all::<UserGroup>(&*self.store, &sc, "ugroup/").await?;
+        let dgs = read_all::<DeviceGroup>(&*self.store, &sc, "dgroup/").await?;
         let now = self.now();
         let a = RoleAssignment {
             id: AssignmentId::new_random(),
@@ -118,13 +64,44 @@ impl Directory {
             created_at: now,
             modified_at: now,
         };
+        let ug_values: Vec<UserGroup> = ugs.iter().map(|(_, r)| r.value.clone()).collect();
+        let dg_values: Vec<DeviceGroup> = dgs.iter().map(|(_, r)| r.value.clone()).collect();
+        validate_assignment(&a, role.as_ref().map(|r| &r.value), &ug_values, &dg_values)?;
+        let Some(role) = role else {
+            return Err(DirectoryError::unknown(RoleId::KIND, new.role));
+        };
+        let mut tx = Tx::new(sc.clone());
+        tx.expect(&keys::role(new.role), Some(role.version));
+        for (k, g) in &ugs {
+            if a.user_groups.contains(&g.value.id) {
+                tx.expect(k, Some(g.version));
+            }
+        }
+        for (k, g) in &dgs {
+            if a.device_groups.contains(&g.value.id) {
+                tx.expect(k, Some(g.version));
+            }
+        }
         tx.create(&keys::name("assign", &a.name), &a.id)?;
         tx.create(&keys::assignment(a.id), &a)?;
-        append(&mut tx, &t, now, &actor.audit, AuditKind::RoleAssignment,
-            format!("role assignment {:?} created with role {:?}", a.name, role.value.name), None)?;
+        append(
+            &mut tx,
+            &t,
+            now,
+            &actor.audit,
+            AuditKind::RoleAssignment,
+            format!(
+                "role assignment {:?} created with role {:?}",
+                a.name, role.value.name
+            ),
+            None,
+        )?;
         tx.commit(&*self.store).await.map_err(|e| match e {
             DirectoryError::Conflict { ref key, .. } if key.starts_with("name/") => {
-                DirectoryError::DuplicateName { kind: AssignmentId::KIND, name: a.name.clone() }
+                DirectoryError::DuplicateName {
+                    kind: AssignmentId::KIND,
+                    name: a.name.clone(),
+                }
             }
             e => e,
         })?;
@@ -138,7 +115,15 @@ impl Directory {
         id: AssignmentId,
     ) -> Result<RoleAssignment, DirectoryError> {
         let sc = scope(tenant)?;
-        Ok(read_known(&*self.store, &sc, &keys::assignment(id), AssignmentId::KIND, id).await?.value)
+        Ok(read_known(
+            &*self.store,
+            &sc,
+            &keys::assignment(id),
+            AssignmentId::KIND,
+            id,
+        )
+        .await?
+        .value)
     }
 
     /// Every role assignment of the tenant.
@@ -159,24 +144,42 @@ impl Directory {
         id: AssignmentId,
         active: bool,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let rec: Rec<RoleAssignment> =
-                read_known(&*self.store, &sc, &keys::assignment(id), AssignmentId::KIND, id).await?;
+            let rec: Rec<RoleAssignment> = read_known(
+                &*self.store,
+                &sc,
+                &keys::assignment(id),
+                AssignmentId::KIND,
+                id,
+            )
+            .await?;
             let mut a = rec.value.clone();
             let mut tx = Tx::new(sc.clone());
             if active {
-                let role: Rec<Role> =
-                    read_known(&*self.store, &sc, &keys::role(a.role), RoleId::KIND, a.role).await?;
-                tx.expect(&keys::role(a.role), Some(role.version));
+                let role: Option<Rec<Role>> = read(&*self.store, &sc, &keys::role(a.role)).await?;
+                check_activation(&a, role.as_ref().map(|r| &r.value))?;
+                tx.expect(&keys::role(a.role), role.map(|r| r.version));
                 a.auto_disabled = None;
             }
             a.active = active;
             a.modified_at = self.now();
             tx.update(&keys::assignment(id), rec.version, &a)?;
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::RoleAssignment,
-                format!("role assignment {:?} {}", a.name, if active { "activated" } else { "deactivated" }), None)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::RoleAssignment,
+                format!(
+                    "role assignment {:?} {}",
+                    a.name,
+                    if active { "activated" } else { "deactivated" }
+                ),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -189,17 +192,31 @@ impl Directory {
         actor: &Actor,
         ids: &[AssignmentId],
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
             let mut tx = Tx::new(sc.clone());
             for &id in ids {
-                let rec: Rec<RoleAssignment> =
-                    read_known(&*self.store, &sc, &keys::assignment(id), AssignmentId::KIND, id).await?;
+                let rec: Rec<RoleAssignment> = read_known(
+                    &*self.store,
+                    &sc,
+                    &keys::assignment(id),
+                    AssignmentId::KIND,
+                    id,
+                )
+                .await?;
                 tx.remove(&keys::assignment(id), rec.version);
                 tx.delete(&keys::name("assign", &rec.value.name));
-                append(&mut tx, &t, self.now(), &actor.audit, AuditKind::RoleAssignment,
-                    format!("role assignment {:?} deleted", rec.value.name), None)?;
+                append(
+                    &mut tx,
+                    &t,
+                    self.now(),
+                    &actor.audit,
+                    AuditKind::RoleAssignment,
+                    format!("role assignment {:?} deleted", rec.value.name),
+                    None,
+                )?;
             }
             tx.commit(&*self.store).await.map(|_| ())
         })
@@ -215,6 +232,7 @@ impl Directory {
         ids: &[AssignmentId],
         schedule: Option<Schedule>,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         if let Some(s) = &schedule {
             validate_schedule(s)?;
         }
@@ -223,15 +241,32 @@ impl Directory {
             let sc = scope(tenant)?;
             let mut tx = Tx::new(sc.clone());
             for &id in ids {
-                let rec: Rec<RoleAssignment> =
-                    read_known(&*self.store, &sc, &keys::assignment(id), AssignmentId::KIND, id).await?;
+                let rec: Rec<RoleAssignment> = read_known(
+                    &*self.store,
+                    &sc,
+                    &keys::assignment(id),
+                    AssignmentId::KIND,
+                    id,
+                )
+                .await?;
                 let mut a = rec.value.clone();
                 a.schedule = schedule.clone();
                 a.modified_at = self.now();
                 tx.update(&keys::assignment(id), rec.version, &a)?;
             }
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::RoleAssignment,
-                format!("schedule {} on {} role assignment(s)", if schedule.is_some() { "set" } else { "removed" }, ids.len()), None)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::RoleAssignment,
+                format!(
+                    "schedule {} on {} role assignment(s)",
+                    if schedule.is_some() { "set" } else { "removed" },
+                    ids.len()
+                ),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await

@@ -139,7 +139,8 @@ impl Directory {
     pub async fn record_audit(&self, mut record: AuditRecord) -> Result<(), DirectoryError> {
         let sc = scope(record.tenant)?;
         let tenant: Option<Rec<Tenant>> = read(&*self.store, &sc, keys::TENANT).await?;
-        let tenant = tenant.ok_or_else(|| DirectoryError::unknown(TenantId::KIND, record.tenant))?;
+        let tenant =
+            tenant.ok_or_else(|| DirectoryError::unknown(TenantId::KIND, record.tenant))?;
         if !tenant.value.audit_enabled {
             return Ok(());
         }
@@ -158,7 +159,11 @@ impl Directory {
         let sc = scope(tenant)?;
         let limit = q.limit.min(MAX_AUDIT_QUERY);
         let end = format!("{}{}", keys::AUDIT_PREFIX, keys::audit_time(q.to));
-        let mut after = Some(format!("{}{}", keys::AUDIT_PREFIX, keys::audit_time(q.from)));
+        let mut after = Some(format!(
+            "{}{}",
+            keys::AUDIT_PREFIX,
+            keys::audit_time(q.from)
+        ));
         let mut out = Vec::new();
         // Bounded: each page advances `after`; the loop ends at the range end or the limit.
         while let Some(a) = after.take() {
@@ -170,11 +175,12 @@ impl Directory {
                 if *k >= end || out.len() >= limit {
                     return Ok(out);
                 }
-                let r: AuditRecord =
-                    serde_json::from_slice(&v.value).map_err(|e| DirectoryError::CorruptRecord {
+                let r: AuditRecord = serde_json::from_slice(&v.value).map_err(|e| {
+                    DirectoryError::CorruptRecord {
                         key: k.clone(),
                         detail: e.to_string(),
-                    })?;
+                    }
+                })?;
                 if r.at >= q.from && q.matches(&r) {
                     out.push(r);
                 }

@@ -6,12 +6,17 @@ use super::codec::{Rec, Tx, read, read_all, read_known};
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{AuditKind, Device, DeviceId, EnrollmentState, Favourites, TenantId, UserId};
+use crate::rules::user_types::Capability;
 
 impl Directory {
     /// Reads a device.
     pub async fn device(&self, tenant: TenantId, id: DeviceId) -> Result<Device, DirectoryError> {
         let sc = scope(tenant)?;
-        Ok(read_known(&*self.store, &sc, &keys::device(id), DeviceId::KIND, id).await?.value)
+        Ok(
+            read_known(&*self.store, &sc, &keys::device(id), DeviceId::KIND, id)
+                .await?
+                .value,
+        )
     }
 
     /// Every device of the tenant.
@@ -27,20 +32,31 @@ impl Directory {
         actor: &Actor,
         id: DeviceId,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::ManageUsersAndDevices)
+            .await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
             let rec: Rec<Device> =
                 read_known(&*self.store, &sc, &keys::device(id), DeviceId::KIND, id).await?;
             if rec.value.enrollment != EnrollmentState::Pending {
-                return Err(DirectoryError::NotAllowed("only a pending device can be enrolled"));
+                return Err(DirectoryError::NotAllowed(
+                    "only a pending device can be enrolled",
+                ));
             }
             let mut d = rec.value.clone();
             d.enrollment = EnrollmentState::Enrolled;
             let mut tx = Tx::new(sc);
             tx.update(&keys::device(id), rec.version, &d)?;
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Device,
-                format!("pending device {:?} enrolled", d.hostname), Some(id))?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Device,
+                format!("pending device {:?} enrolled", d.hostname),
+                Some(id),
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -55,6 +71,8 @@ impl Directory {
         alias: Option<String>,
         description: String,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::ManageUsersAndDevices)
+            .await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
@@ -65,8 +83,15 @@ impl Directory {
             d.description = description.clone();
             let mut tx = Tx::new(sc);
             tx.update(&keys::device(id), rec.version, &d)?;
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Device,
-                format!("device {:?} edited", d.hostname), Some(id))?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Device,
+                format!("device {:?} edited", d.hostname),
+                Some(id),
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -80,6 +105,8 @@ impl Directory {
         actor: &Actor,
         id: DeviceId,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::RemoveDevices)
+            .await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
@@ -87,8 +114,15 @@ impl Directory {
                 read_known(&*self.store, &sc, &keys::device(id), DeviceId::KIND, id).await?;
             let mut tx = Tx::new(sc);
             tx.remove(&keys::device(id), rec.version);
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Device,
-                format!("device {:?} removed", rec.value.hostname), Some(id))?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Device,
+                format!("device {:?} removed", rec.value.hostname),
+                Some(id),
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await

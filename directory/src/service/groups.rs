@@ -12,11 +12,15 @@ use crate::model::{
     AuditKind, Device, DeviceGroup, DeviceGroupId, DeviceId, Membership, TenantId, UserGroup,
     UserGroupId, UserGroupKind, UserId,
 };
+use crate::rules::groups::check_manual_membership;
+use crate::rules::user_types::Capability;
 
 fn check_name(name: &str) -> Result<String, DirectoryError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(DirectoryError::NotAllowed("a name needs 1 to 200 characters"));
+        return Err(DirectoryError::NotAllowed(
+            "a name needs 1 to 200 characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -40,6 +44,7 @@ impl Directory {
         name: &str,
         description: &str,
     ) -> Result<UserGroup, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         let name = check_name(name)?;
         let t = self.tenant_rec(tenant).await?.value;
         let group = UserGroup {
@@ -53,8 +58,15 @@ impl Directory {
         let mut tx = Tx::new(scope(tenant)?);
         tx.create(&keys::name("ugroup", &name), &group.id)?;
         tx.create(&keys::ugroup(group.id), &group)?;
-        append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Group,
-            format!("user group {name:?} created"), None)?;
+        append(
+            &mut tx,
+            &t,
+            self.now(),
+            &actor.audit,
+            AuditKind::Group,
+            format!("user group {name:?} created"),
+            None,
+        )?;
         tx.commit(&*self.store)
             .await
             .map_err(duplicate(UserGroupId::KIND, &name))?;
@@ -69,6 +81,7 @@ impl Directory {
         name: &str,
         description: &str,
     ) -> Result<DeviceGroup, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         let name = check_name(name)?;
         let t = self.tenant_rec(tenant).await?.value;
         let group = DeviceGroup {
@@ -82,8 +95,15 @@ impl Directory {
         let mut tx = Tx::new(scope(tenant)?);
         tx.create(&keys::name("dgroup", &name), &group.id)?;
         tx.create(&keys::dgroup(group.id), &group)?;
-        append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Group,
-            format!("device group {name:?} created"), None)?;
+        append(
+            &mut tx,
+            &t,
+            self.now(),
+            &actor.audit,
+            AuditKind::Group,
+            format!("device group {name:?} created"),
+            None,
+        )?;
         tx.commit(&*self.store)
             .await
             .map_err(duplicate(DeviceGroupId::KIND, &name))?;
@@ -97,7 +117,11 @@ impl Directory {
         id: UserGroupId,
     ) -> Result<UserGroup, DirectoryError> {
         let sc = scope(tenant)?;
-        Ok(read_known(&*self.store, &sc, &keys::ugroup(id), UserGroupId::KIND, id).await?.value)
+        Ok(
+            read_known(&*self.store, &sc, &keys::ugroup(id), UserGroupId::KIND, id)
+                .await?
+                .value,
+        )
     }
 
     /// Reads a device group.
@@ -107,7 +131,15 @@ impl Directory {
         id: DeviceGroupId,
     ) -> Result<DeviceGroup, DirectoryError> {
         let sc = scope(tenant)?;
-        Ok(read_known(&*self.store, &sc, &keys::dgroup(id), DeviceGroupId::KIND, id).await?.value)
+        Ok(read_known(
+            &*self.store,
+            &sc,
+            &keys::dgroup(id),
+            DeviceGroupId::KIND,
+            id,
+        )
+        .await?
+        .value)
     }
 
     /// Every user group of the tenant (`Everyone` included).
@@ -134,6 +166,7 @@ impl Directory {
         id: UserGroupId,
         active: bool,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
@@ -146,8 +179,19 @@ impl Directory {
             g.active = active;
             let mut tx = Tx::new(sc);
             tx.update(&keys::ugroup(id), rec.version, &g)?;
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Group,
-                format!("user group {:?} {}", g.name, if active { "activated" } else { "deactivated" }), None)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Group,
+                format!(
+                    "user group {:?} {}",
+                    g.name,
+                    if active { "activated" } else { "deactivated" }
+                ),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -161,11 +205,18 @@ impl Directory {
         id: DeviceGroupId,
         active: bool,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let rec: Rec<DeviceGroup> =
-                read_known(&*self.store, &sc, &keys::dgroup(id), DeviceGroupId::KIND, id).await?;
+            let rec: Rec<DeviceGroup> = read_known(
+                &*self.store,
+                &sc,
+                &keys::dgroup(id),
+                DeviceGroupId::KIND,
+                id,
+            )
+            .await?;
             if rec.value.everything {
                 return Err(DirectoryError::BuiltinGroupImmutable);
             }
@@ -173,8 +224,19 @@ impl Directory {
             g.active = active;
             let mut tx = Tx::new(sc);
             tx.update(&keys::dgroup(id), rec.version, &g)?;
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Group,
-                format!("device group {:?} {}", g.name, if active { "activated" } else { "deactivated" }), None)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Group,
+                format!(
+                    "device group {:?} {}",
+                    g.name,
+                    if active { "activated" } else { "deactivated" }
+                ),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -188,7 +250,8 @@ impl Directory {
         group: UserGroupId,
         users: &[UserId],
     ) -> Result<(), DirectoryError> {
-        self.edit_user_group_members(tenant, actor, group, users, true).await
+        self.edit_user_group_members(tenant, actor, group, users, true)
+            .await
     }
 
     /// Removes users from a local user group.
@@ -199,7 +262,8 @@ impl Directory {
         group: UserGroupId,
         users: &[UserId],
     ) -> Result<(), DirectoryError> {
-        self.edit_user_group_members(tenant, actor, group, users, false).await
+        self.edit_user_group_members(tenant, actor, group, users, false)
+            .await
     }
 
     async fn edit_user_group_members(
@@ -210,18 +274,21 @@ impl Directory {
         users: &[UserId],
         add: bool,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::ManageUsersAndDevices)
+            .await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let g: Rec<UserGroup> =
-                read_known(&*self.store, &sc, &keys::ugroup(group), UserGroupId::KIND, group)
-                    .await?;
-            if g.value.is_everyone() {
-                return Err(DirectoryError::BuiltinGroupImmutable);
-            }
-            if !g.value.kind.manual_membership() {
-                return Err(DirectoryError::GroupMembershipManaged);
-            }
+            let g: Rec<UserGroup> = read_known(
+                &*self.store,
+                &sc,
+                &keys::ugroup(group),
+                UserGroupId::KIND,
+                group,
+            )
+            .await?;
+            // Built-ins have no stored members; directory groups sync their own.
+            check_manual_membership(&g.value)?;
             let mut tx = Tx::new(sc.clone());
             // The group must still exist when the members are written.
             tx.expect(&keys::ugroup(group), Some(g.version));
@@ -229,16 +296,32 @@ impl Directory {
                 let m: Rec<Membership> =
                     read_known(&*self.store, &sc, &keys::member(u), UserId::KIND, u).await?;
                 let mut m2 = m.value.clone();
-                let changed = if add { m2.groups.insert(group) } else { m2.groups.remove(&group) };
+                let changed = if add {
+                    m2.groups.insert(group)
+                } else {
+                    m2.groups.remove(&group)
+                };
                 if changed {
                     m2.modified_at = self.now();
                     m2.modified_by = actor.user_id();
                     tx.update(&keys::member(u), m.version, &m2)?;
                 }
             }
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Group,
-                format!("{} {} user(s) {} group {:?}", if add { "added" } else { "removed" },
-                    users.len(), if add { "to" } else { "from" }, g.value.name), None)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Group,
+                format!(
+                    "{} {} user(s) {} group {:?}",
+                    if add { "added" } else { "removed" },
+                    users.len(),
+                    if add { "to" } else { "from" },
+                    g.value.name
+                ),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -253,12 +336,19 @@ impl Directory {
         devices: &[DeviceId],
         add: bool,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::ManageUsersAndDevices)
+            .await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let g: Rec<DeviceGroup> =
-                read_known(&*self.store, &sc, &keys::dgroup(group), DeviceGroupId::KIND, group)
-                    .await?;
+            let g: Rec<DeviceGroup> = read_known(
+                &*self.store,
+                &sc,
+                &keys::dgroup(group),
+                DeviceGroupId::KIND,
+                group,
+            )
+            .await?;
             if g.value.everything {
                 return Err(DirectoryError::BuiltinGroupImmutable);
             }
@@ -268,14 +358,30 @@ impl Directory {
                 let rec: Rec<Device> =
                     read_known(&*self.store, &sc, &keys::device(d), DeviceId::KIND, d).await?;
                 let mut dev = rec.value.clone();
-                let changed = if add { dev.groups.insert(group) } else { dev.groups.remove(&group) };
+                let changed = if add {
+                    dev.groups.insert(group)
+                } else {
+                    dev.groups.remove(&group)
+                };
                 if changed {
                     tx.update(&keys::device(d), rec.version, &dev)?;
                 }
             }
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Group,
-                format!("{} {} device(s) {} group {:?}", if add { "added" } else { "removed" },
-                    devices.len(), if add { "to" } else { "from" }, g.value.name), None)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Group,
+                format!(
+                    "{} {} device(s) {} group {:?}",
+                    if add { "added" } else { "removed" },
+                    devices.len(),
+                    if add { "to" } else { "from" },
+                    g.value.name
+                ),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -288,6 +394,7 @@ impl Directory {
         actor: &Actor,
         id: UserGroupId,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
@@ -306,8 +413,15 @@ impl Directory {
                     tx.update(&k, m.version, &m2)?;
                 }
             }
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Group,
-                format!("user group {:?} deleted", g.value.name), None)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Group,
+                format!("user group {:?} deleted", g.value.name),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -320,11 +434,18 @@ impl Directory {
         actor: &Actor,
         id: DeviceGroupId,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let g: Rec<DeviceGroup> =
-                read_known(&*self.store, &sc, &keys::dgroup(id), DeviceGroupId::KIND, id).await?;
+            let g: Rec<DeviceGroup> = read_known(
+                &*self.store,
+                &sc,
+                &keys::dgroup(id),
+                DeviceGroupId::KIND,
+                id,
+            )
+            .await?;
             if g.value.everything {
                 return Err(DirectoryError::BuiltinGroupImmutable);
             }
@@ -338,8 +459,15 @@ impl Directory {
                     tx.update(&k, d.version, &d2)?;
                 }
             }
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Group,
-                format!("device group {:?} deleted", g.value.name), None)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Group,
+                format!("device group {:?} deleted", g.value.name),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await

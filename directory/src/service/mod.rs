@@ -14,18 +14,19 @@
 //! membership (inert), never a membership without an identity.
 //!
 //! Layout: `keys` (key shapes), `codec` (JSON records and batches), `tenants`, `users`,
+//! `credentials` (TOTP, recovery codes),
 //! `groups`, `devices`, `roles`, `assignments`, `packages`, `ondemand`, `audit`, `snapshot`.
 //! This module holds no socket, actor or clock of its own: time comes from a [`Clock`].
 
 mod assignments;
 mod audit;
 mod codec;
+mod credentials;
 mod devices;
 mod groups;
 mod keys;
 mod ondemand;
 mod packages;
-mod passwords;
 mod roles;
 mod snapshot;
 mod tenants;
@@ -38,12 +39,12 @@ use tokio::sync::broadcast;
 
 use crate::error::DirectoryError;
 use crate::model::{AuditActor, TenantId};
+use crate::rules::user_types::{Capability, has_capability};
 use crate::store::{Scope, SharedStore, StoreEvent};
 
-pub use audit::{AUDIT_RETENTION, AuditQuery, MAX_AUDIT_QUERY, retention_cutoff, to_csv};
 pub use assignments::NewAssignment;
-pub use ondemand::ONDEMAND_KEY_LIFETIME;
-pub use packages::{Enrollment, NewPackage, key_hash};
+pub use audit::{AUDIT_RETENTION, AuditQuery, MAX_AUDIT_QUERY, retention_cutoff, to_csv};
+pub use packages::{Enrollment, NewPackage};
 pub use tenants::NewTenant;
 pub use users::NewUser;
 
@@ -123,6 +124,38 @@ impl Directory {
     /// Change notifications of every tenant (see [`StoreEvent`]).
     pub fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
         self.store.subscribe()
+    }
+
+    /// Refuses unless `actor` is the system or an active member whose type has `capability`
+    /// (002/004 §2.2, `rules::user_types`). The admin API checks too; this is the last line.
+    pub(crate) async fn require(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        capability: Capability,
+    ) -> Result<(), DirectoryError> {
+        let user = match &actor.audit {
+            AuditActor::System => return Ok(()),
+            AuditActor::User(u) => *u,
+            _ => {
+                return Err(DirectoryError::NotAllowed(
+                    "only users administer an account",
+                ));
+            }
+        };
+        let m = self.membership(tenant, user).await.map_err(|e| match e {
+            DirectoryError::UnknownId { .. } => {
+                DirectoryError::NotAllowed("the acting user is not a member of this account")
+            }
+            e => e,
+        })?;
+        if m.state.is_active() && has_capability(m.user_type, capability) {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotAllowed(
+                "the acting user's type does not allow this",
+            ))
+        }
     }
 
     /// The tenant's version: bumped by every committed change of that tenant.

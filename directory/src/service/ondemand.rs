@@ -1,35 +1,33 @@
-//! OnDemand keys: create a one-time 9-digit key valid 24 h, look it up, consume it once.
+//! OnDemand keys: create a one-time 9-digit key valid 24 h; the end user's agent joins with it
+//! (queue), the technician starts (the one connection: the key is gone) or rejects, and the
+//! session finishes. The state rules are `rules::ondemand_key`; this file stores them.
 //!
-//! The key index is global (`odkey/<key>` in the global scope) because an end user's agent
-//! joins with the key alone. Queue handling (1 h wait, start, reject) is the session layer's.
-
-use jiff::SignedDuration;
+//! The key index is global (`odkey/<key>` in the global scope) because an agent joins with the
+//! key alone.
 
 use super::audit::append;
 use super::codec::{Rec, Tx, read, read_known};
 use super::{Actor, Directory, keys, retry, scope};
-use crate::error::{DirectoryError, OnDemandRefusal};
-use crate::model::{AuditKind, OnDemandId, OnDemandSession, OnDemandState, TenantId};
+use crate::error::DirectoryError;
+use crate::model::{AuditKind, OnDemandId, OnDemandSession, TenantId};
+use crate::rules::ondemand_key::{self, is_dead, new_session};
 use crate::store::Scope;
-
-/// 002/004: "An OnDemand session key is valid 24h since it was created."
-pub const ONDEMAND_KEY_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 
 /// Tries to draw an unused key this many times.
 const MAX_KEY_DRAWS: u32 = 16;
-
-fn draw_key() -> Result<String, DirectoryError> {
-    let mut raw = [0u8; 8];
-    getrandom::fill(&mut raw).map_err(|e| DirectoryError::Random(e.to_string()))?;
-    // 9 digits, no leading zero (100000000..=999999999); the modulo bias of a 64-bit draw
-    // over 9e8 values is negligible.
-    Ok((100_000_000 + u64::from_le_bytes(raw) % 900_000_000).to_string())
-}
 
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct KeyIndex {
     tenant: TenantId,
     id: OnDemandId,
+}
+
+/// A step of an OnDemand session's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Join,
+    Start,
+    Reject,
 }
 
 impl Directory {
@@ -41,35 +39,31 @@ impl Directory {
         actor: &Actor,
     ) -> Result<OnDemandSession, DirectoryError> {
         let Some(by) = actor.user_id() else {
-            return Err(DirectoryError::NotAllowed("OnDemand sessions are created by a user"));
+            return Err(DirectoryError::NotAllowed(
+                "OnDemand sessions are created by a user",
+            ));
         };
         let t = self.tenant_rec(tenant).await?.value;
         let now = self.now();
         for _ in 0..MAX_KEY_DRAWS {
-            let key = draw_key()?;
-            let s = OnDemandSession {
-                id: OnDemandId::new_random(),
-                tenant,
-                key: key.clone(),
-                created_by: by,
-                created_at: now,
-                expires_at: now.checked_add(ONDEMAND_KEY_LIFETIME).unwrap_or(jiff::Timestamp::MAX),
-                state: OnDemandState::Created,
-            };
-            // A live key of any tenant blocks the draw; an expired one is replaced.
-            let cur: Option<Rec<KeyIndex>> =
-                read(&*self.store, &Scope::global(), &keys::ondemand_key(&key)).await?;
+            let s = new_session(tenant, by, now)?;
+            let key = keys::ondemand_key(&s.key);
+            // A live key of any tenant blocks the draw; a dead one is replaced.
+            let cur: Option<Rec<KeyIndex>> = read(&*self.store, &Scope::global(), &key).await?;
             if let Some(cur) = &cur {
-                let live = read::<OnDemandSession>(&*self.store, &scope(cur.value.tenant)?, &keys::ondemand(cur.value.id))
-                    .await?
-                    .is_some_and(|r| r.value.expires_at > now);
-                if live {
+                let old: Option<Rec<OnDemandSession>> = read(
+                    &*self.store,
+                    &scope(cur.value.tenant)?,
+                    &keys::ondemand(cur.value.id),
+                )
+                .await?;
+                if old.is_some_and(|r| !is_dead(&r.value, now)) {
                     continue;
                 }
             }
             let mut g = Tx::new(Scope::global());
-            g.expect(&keys::ondemand_key(&key), cur.map(|r| r.version));
-            g.put(&keys::ondemand_key(&key), &KeyIndex { tenant, id: s.id })?;
+            g.expect(&key, cur.map(|r| r.version));
+            g.put(&key, &KeyIndex { tenant, id: s.id })?;
             match g.commit(&*self.store).await {
                 Ok(_) => {}
                 Err(DirectoryError::Conflict { .. }) => continue,
@@ -77,20 +71,33 @@ impl Directory {
             }
             let mut tx = Tx::new(scope(tenant)?);
             tx.create(&keys::ondemand(s.id), &s)?;
-            append(&mut tx, &t, now, &actor.audit, AuditKind::OnDemand,
-                "OnDemand session key created".to_owned(), None)?;
+            append(
+                &mut tx,
+                &t,
+                now,
+                &actor.audit,
+                AuditKind::OnDemand,
+                "OnDemand session key created".to_owned(),
+                None,
+            )?;
             tx.commit(&*self.store).await?;
             return Ok(s);
         }
-        Err(DirectoryError::NotAllowed("no free OnDemand key could be drawn"))
+        Err(DirectoryError::NotAllowed(
+            "no free OnDemand key could be drawn",
+        ))
     }
 
-    /// Finds the OnDemand session of a key (refused once expired).
+    /// The OnDemand session a key names (whatever its state).
     pub async fn ondemand_by_key(&self, key: &str) -> Result<OnDemandSession, DirectoryError> {
-        let idx: Option<Rec<KeyIndex>> =
-            read(&*self.store, &Scope::global(), &keys::ondemand_key(key.trim())).await?;
+        let idx: Option<Rec<KeyIndex>> = read(
+            &*self.store,
+            &Scope::global(),
+            &keys::ondemand_key(key.trim()),
+        )
+        .await?;
         let Some(idx) = idx else {
-            return Err(DirectoryError::unknown(OnDemandId::KIND, "key"));
+            return Err(DirectoryError::unknown(OnDemandId::KIND, "(key)"));
         };
         let s: Rec<OnDemandSession> = read_known(
             &*self.store,
@@ -100,40 +107,88 @@ impl Directory {
             idx.value.id,
         )
         .await?;
-        if s.value.expires_at <= self.now() {
-            return Err(DirectoryError::OnDemandRefused(OnDemandRefusal::Expired));
-        }
         Ok(s.value)
     }
 
-    /// Uses the key for its one connection: the session becomes Connected and the key index is
-    /// deleted, so a second use fails.
-    pub async fn consume_ondemand(&self, key: &str) -> Result<OnDemandSession, DirectoryError> {
-        let s = self.ondemand_by_key(key).await?;
-        let sc = scope(s.tenant)?;
-        let used = retry(|| async {
-            let now = self.now();
+    /// The end user's agent joins the queue with the key (refused once expired or used).
+    pub async fn join_ondemand(&self, key: &str) -> Result<OnDemandSession, DirectoryError> {
+        self.ondemand_step(key, Step::Join).await
+    }
+
+    /// The technician starts the session: its one connection. The key is deleted, so any
+    /// further use fails (002/004: "valid only for one remote connection").
+    pub async fn start_ondemand(&self, key: &str) -> Result<OnDemandSession, DirectoryError> {
+        self.ondemand_step(key, Step::Start).await
+    }
+
+    /// The technician rejects a queued session: "A new OnDemand session is necessary".
+    pub async fn reject_ondemand(&self, key: &str) -> Result<OnDemandSession, DirectoryError> {
+        self.ondemand_step(key, Step::Reject).await
+    }
+
+    /// The connection ended.
+    pub async fn finish_ondemand(
+        &self,
+        tenant: TenantId,
+        id: OnDemandId,
+    ) -> Result<(), DirectoryError> {
+        let sc = scope(tenant)?;
+        retry(|| async {
             let rec: Rec<OnDemandSession> =
-                read_known(&*self.store, &sc, &keys::ondemand(s.id), OnDemandId::KIND, s.id).await?;
-            match rec.value.state {
-                OnDemandState::Created | OnDemandState::Waiting { .. } => {}
-                OnDemandState::Rejected => {
-                    return Err(DirectoryError::OnDemandRefused(OnDemandRefusal::Rejected));
-                }
-                _ => return Err(DirectoryError::OnDemandRefused(OnDemandRefusal::AlreadyUsed)),
-            }
-            let t = self.tenant_rec(s.tenant).await?.value;
-            let mut s2 = rec.value.clone();
-            s2.state = OnDemandState::Connected { since: now };
+                read_known(&*self.store, &sc, &keys::ondemand(id), OnDemandId::KIND, id).await?;
+            let mut s = rec.value.clone();
+            ondemand_key::finish(&mut s);
             let mut tx = Tx::new(sc.clone());
-            tx.update(&keys::ondemand(s.id), rec.version, &s2)?;
-            append(&mut tx, &t, now, &crate::model::AuditActor::System, AuditKind::OnDemand,
-                "OnDemand session key used".to_owned(), None)?;
+            tx.update(&keys::ondemand(id), rec.version, &s)?;
+            tx.commit(&*self.store).await.map(|_| ())
+        })
+        .await
+    }
+
+    async fn ondemand_step(
+        &self,
+        key: &str,
+        step: Step,
+    ) -> Result<OnDemandSession, DirectoryError> {
+        let found = self.ondemand_by_key(key).await?;
+        let sc = scope(found.tenant)?;
+        let done = retry(|| async {
+            let now = self.now();
+            let rec: Rec<OnDemandSession> = read_known(
+                &*self.store,
+                &sc,
+                &keys::ondemand(found.id),
+                OnDemandId::KIND,
+                found.id,
+            )
+            .await?;
+            let mut s = rec.value.clone();
+            match step {
+                Step::Join => ondemand_key::join(&mut s, now)?,
+                Step::Start => ondemand_key::start(&mut s, now)?,
+                Step::Reject => ondemand_key::reject(&mut s)?,
+            }
+            let t = self.tenant_rec(found.tenant).await?.value;
+            let mut tx = Tx::new(sc.clone());
+            tx.update(&keys::ondemand(found.id), rec.version, &s)?;
+            append(
+                &mut tx,
+                &t,
+                now,
+                &crate::model::AuditActor::System,
+                AuditKind::OnDemand,
+                format!("OnDemand session {step:?}"),
+                None,
+            )?;
             tx.commit(&*self.store).await?;
-            Ok(s2)
+            Ok(s)
         })
         .await?;
-        self.store.delete(&Scope::global(), &keys::ondemand_key(&s.key)).await?;
-        Ok(used)
+        if matches!(step, Step::Start | Step::Reject) {
+            self.store
+                .delete(&Scope::global(), &keys::ondemand_key(&found.key))
+                .await?;
+        }
+        Ok(done)
     }
 }

@@ -8,12 +8,16 @@ use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{AuditKind, Role, RoleAssignment, RoleId, TenantId};
 use crate::rules::roles::{apply_role_deletion, check_role_update, copy_role, validate_role};
+use crate::rules::user_types::Capability;
 
 fn duplicate_role(name: &str) -> impl FnOnce(DirectoryError) -> DirectoryError {
     let name = name.to_owned();
     move |e| match e {
         DirectoryError::Conflict { ref key, .. } if key.starts_with("name/") => {
-            DirectoryError::DuplicateName { kind: RoleId::KIND, name }
+            DirectoryError::DuplicateName {
+                kind: RoleId::KIND,
+                name,
+            }
         }
         e => e,
     }
@@ -28,6 +32,7 @@ impl Directory {
         actor: &Actor,
         mut role: Role,
     ) -> Result<Role, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         role.id = RoleId::new_random();
         role.tenant = tenant;
         role.system = None;
@@ -49,16 +54,29 @@ impl Directory {
         let mut tx = Tx::new(scope(tenant)?);
         tx.create(&keys::name("role", &role.name), &role.id)?;
         tx.create(&keys::role(role.id), role)?;
-        append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Role,
-            format!("role {:?} {verb}", role.name), None)?;
-        tx.commit(&*self.store).await.map_err(duplicate_role(&role.name))?;
+        append(
+            &mut tx,
+            &t,
+            self.now(),
+            &actor.audit,
+            AuditKind::Role,
+            format!("role {:?} {verb}", role.name),
+            None,
+        )?;
+        tx.commit(&*self.store)
+            .await
+            .map_err(duplicate_role(&role.name))?;
         Ok(())
     }
 
     /// Reads a role.
     pub async fn role(&self, tenant: TenantId, id: RoleId) -> Result<Role, DirectoryError> {
         let sc = scope(tenant)?;
-        Ok(read_known(&*self.store, &sc, &keys::role(id), RoleId::KIND, id).await?.value)
+        Ok(
+            read_known(&*self.store, &sc, &keys::role(id), RoleId::KIND, id)
+                .await?
+                .value,
+        )
     }
 
     /// Every role of the tenant, system roles included.
@@ -75,6 +93,7 @@ impl Directory {
         actor: &Actor,
         new: Role,
     ) -> Result<Role, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
@@ -92,9 +111,18 @@ impl Directory {
                 tx.delete(&old_name);
                 tx.create(&new_name, &new.id)?;
             }
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Role,
-                format!("role {:?} edited", new.name), None)?;
-            tx.commit(&*self.store).await.map_err(duplicate_role(&new.name))?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Role,
+                format!("role {:?} edited", new.name),
+                None,
+            )?;
+            tx.commit(&*self.store)
+                .await
+                .map_err(duplicate_role(&new.name))?;
             Ok(new)
         })
         .await
@@ -109,6 +137,7 @@ impl Directory {
         source: RoleId,
         name: Option<&str>,
     ) -> Result<Role, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         let src = self.role(tenant, source).await?;
         let mut copy = copy_role(&src, self.now());
         if let Some(n) = name {
@@ -127,6 +156,7 @@ impl Directory {
         actor: &Actor,
         id: RoleId,
     ) -> Result<Vec<String>, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
@@ -144,8 +174,19 @@ impl Directory {
                     tx.update(k, old.version, new)?;
                 }
             }
-            append(&mut tx, &t, self.now(), &actor.audit, AuditKind::Role,
-                format!("role {:?} deleted; {} assignment(s) disabled", role.value.name, disabled.len()), None)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::Role,
+                format!(
+                    "role {:?} deleted; {} assignment(s) disabled",
+                    role.value.name,
+                    disabled.len()
+                ),
+                None,
+            )?;
             tx.commit(&*self.store).await?;
             Ok(disabled.into_iter().map(|(_, n)| n).collect())
         })

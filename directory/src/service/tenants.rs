@@ -8,6 +8,7 @@ use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{AuditKind, EVERYONE, EVERYTHING, Quotas, Tenant, TenantId, User, UserId};
 use crate::rules::tenant::new_tenant;
+use crate::rules::user_types::Capability;
 use crate::store::Scope;
 
 /// What a new tenant needs.
@@ -94,6 +95,7 @@ impl Directory {
         actor: &Actor,
         enabled: bool,
     ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
         retry(|| async {
             let rec = self.tenant_rec(tenant).await?;
             let mut t = rec.value.clone();
@@ -108,7 +110,10 @@ impl Directory {
                 self.now(),
                 &actor.audit,
                 AuditKind::AccountConfiguration,
-                format!("audit logging {}", if enabled { "enabled" } else { "disabled" }),
+                format!(
+                    "audit logging {}",
+                    if enabled { "enabled" } else { "disabled" }
+                ),
                 None,
             )?;
             tx.commit(&*self.store).await.map(|_| ())
@@ -118,9 +123,8 @@ impl Directory {
 
     /// The ids of every tenant.
     pub async fn tenants(&self) -> Result<Vec<TenantId>, DirectoryError> {
-        let all = super::codec::read_all::<TenantId>(&*self.store, &Scope::global(), "tenant/")
-            .await?;
+        let all =
+            super::codec::read_all::<TenantId>(&*self.store, &Scope::global(), "tenant/").await?;
         Ok(all.into_iter().map(|(_, r)| r.value).collect())
     }
 }
-

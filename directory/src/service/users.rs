@@ -12,7 +12,9 @@ use crate::model::{
     AuditKind, AuthMethod, Credentials, Device, DisabledReason, Membership, MembershipState,
     TenantId, User, UserId, UserType,
 };
+use crate::rules::password;
 use crate::rules::tenant::{check_invitation_acceptance, check_quota, usage};
+use crate::rules::user_types;
 use crate::store::Scope;
 use jiff::Timestamp;
 
@@ -36,8 +38,8 @@ pub struct NewUser {
 
 /// Hashes a password with Argon2id after checking the policy (in the blocking pool).
 pub(crate) async fn hash_password(password: String) -> Result<String, DirectoryError> {
-    super::passwords::check_policy(&password)?;
-    tokio::task::spawn_blocking(move || super::passwords::hash(&password))
+    password::check_password_policy(&password)?;
+    tokio::task::spawn_blocking(move || password::hash_password(&password))
         .await
         .map_err(|e| DirectoryError::PasswordHash(e.to_string()))?
 }
@@ -77,26 +79,39 @@ pub(crate) async fn new_identity(
     })
 }
 
-/// The type of `actor` in the tenant (`None` for the system, which may do anything).
-async fn actor_type(
+/// The membership of `actor` in the tenant (`None` for the system, which may do anything).
+async fn actor_membership(
     d: &Directory,
     tenant: TenantId,
     actor: &Actor,
-) -> Result<Option<UserType>, DirectoryError> {
-    let Some(u) = actor.user_id() else {
-        return Ok(None);
-    };
-    let m = d.membership(tenant, u).await?;
-    if !m.state.is_active() {
-        return Err(DirectoryError::NotAllowed("the acting user is not active"));
+) -> Result<Option<Membership>, DirectoryError> {
+    match actor.user_id() {
+        Some(u) => d
+            .membership(tenant, u)
+            .await
+            .map(Some)
+            .map_err(|e| match e {
+                DirectoryError::UnknownId { .. } => {
+                    DirectoryError::NotAllowed("the acting user is not a member of this account")
+                }
+                e => e,
+            }),
+        None => Ok(None),
     }
-    Ok(Some(m.user_type))
 }
 
 impl Directory {
     /// Reads an identity.
     pub async fn user(&self, id: UserId) -> Result<User, DirectoryError> {
-        Ok(read_known(&*self.store, &Scope::global(), &keys::user(id), UserId::KIND, id).await?.value)
+        Ok(read_known(
+            &*self.store,
+            &Scope::global(),
+            &keys::user(id),
+            UserId::KIND,
+            id,
+        )
+        .await?
+        .value)
     }
 
     /// Finds an identity by username (case-insensitive).
@@ -116,7 +131,11 @@ impl Directory {
         user: UserId,
     ) -> Result<Membership, DirectoryError> {
         let sc = scope(tenant)?;
-        Ok(read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user).await?.value)
+        Ok(
+            read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user)
+                .await?
+                .value,
+        )
     }
 
     /// Every membership of a tenant.
@@ -136,7 +155,11 @@ impl Directory {
         Ok(all.into_iter().map(|(_, r)| r.value).collect())
     }
 
-    async fn check_user_quota(&self, tenant: TenantId, t: &crate::model::Tenant) -> Result<(), DirectoryError> {
+    async fn check_user_quota(
+        &self,
+        tenant: TenantId,
+        t: &crate::model::Tenant,
+    ) -> Result<(), DirectoryError> {
         let members = self.memberships(tenant).await?;
         let devices: Vec<Device> = Vec::new();
         check_quota(&t.quotas, &usage(&members, &devices), QuotaKind::Users, 1)
@@ -152,17 +175,17 @@ impl Directory {
         user_type: UserType,
     ) -> Result<User, DirectoryError> {
         let t = self.tenant_rec(tenant).await?;
-        if let Some(a) = actor_type(self, tenant, actor).await? {
-            if a < UserType::GroupManager || user_type > a || user_type == UserType::AccountOwner {
-                return Err(DirectoryError::NotAllowed(
-                    "a user can only be created by a group manager or higher, with a type not above theirs",
-                ));
-            }
+        if let Some(a) = actor_membership(self, tenant, actor).await? {
+            user_types::can_invite(&a, user_type)?;
         } else if user_type == UserType::AccountOwner {
-            return Err(DirectoryError::NotAllowed("an account has exactly one owner"));
+            return Err(DirectoryError::NotAllowed(
+                "an account has exactly one owner",
+            ));
         }
         if new.password.is_none() && new.auth_method.has_local_password() {
-            return Err(DirectoryError::NotAllowed("a created internal user needs a password"));
+            return Err(DirectoryError::NotAllowed(
+                "a created internal user needs a password",
+            ));
         }
         self.check_user_quota(tenant, &t.value).await?;
         let now = self.now();
@@ -185,8 +208,15 @@ impl Directory {
         let mut tx = Tx::new(scope(tenant)?);
         tx.expect(keys::TENANT, Some(t.version));
         tx.create(&keys::member(id), &m)?;
-        append(&mut tx, &t.value, now, &actor.audit, AuditKind::User,
-            format!("user {:?} created as {user_type:?}", user.username), None)?;
+        append(
+            &mut tx,
+            &t.value,
+            now,
+            &actor.audit,
+            AuditKind::User,
+            format!("user {:?} created as {user_type:?}", user.username),
+            None,
+        )?;
         tx.commit(&*self.store).await?;
         Ok(user)
     }
@@ -201,10 +231,8 @@ impl Directory {
         new: NewUser,
     ) -> Result<User, DirectoryError> {
         let t = self.tenant_rec(tenant).await?;
-        if let Some(a) = actor_type(self, tenant, actor).await?
-            && a < UserType::GroupManager
-        {
-            return Err(DirectoryError::NotAllowed("invitations need a group manager or higher"));
+        if let Some(a) = actor_membership(self, tenant, actor).await? {
+            user_types::can_invite(&a, UserType::User)?;
         }
         let now = self.now();
         let user = match self.user_by_username(&new.username).await? {
@@ -250,8 +278,15 @@ impl Directory {
         let m = Membership::invited(tenant, user.id, actor.user_id(), now);
         let mut tx = Tx::new(scope(tenant)?);
         tx.create(&keys::member(user.id), &m)?;
-        append(&mut tx, &t.value, now, &actor.audit, AuditKind::User,
-            format!("user {:?} invited", user.username), None)?;
+        append(
+            &mut tx,
+            &t.value,
+            now,
+            &actor.audit,
+            AuditKind::User,
+            format!("user {:?} invited", user.username),
+            None,
+        )?;
         tx.commit(&*self.store).await?;
         Ok(user)
     }
@@ -271,11 +306,19 @@ impl Directory {
             read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user).await?;
         check_invitation_acceptance(m.value.state, now)?;
         self.check_user_quota(tenant, &t.value).await?;
-        let u: Rec<User> =
-            read_known(&*self.store, &Scope::global(), &keys::user(user), UserId::KIND, user).await?;
+        let u: Rec<User> = read_known(
+            &*self.store,
+            &Scope::global(),
+            &keys::user(user),
+            UserId::KIND,
+            user,
+        )
+        .await?;
         if u.value.credentials.password_hash.is_none() && u.value.auth_method.has_local_password() {
             let Some(p) = password else {
-                return Err(DirectoryError::NotAllowed("set a password to accept the invitation"));
+                return Err(DirectoryError::NotAllowed(
+                    "set a password to accept the invitation",
+                ));
             };
             let hash = hash_password(p).await?;
             let mut u2 = u.value.clone();
@@ -290,8 +333,15 @@ impl Directory {
         m2.modified_at = now;
         let mut tx = Tx::new(sc);
         tx.update(&keys::member(user), m.version, &m2)?;
-        append(&mut tx, &t.value, now, &crate::model::AuditActor::User(user), AuditKind::User,
-            format!("invitation of {:?} accepted", u.value.username), None)?;
+        append(
+            &mut tx,
+            &t.value,
+            now,
+            &crate::model::AuditActor::User(user),
+            AuditKind::User,
+            format!("invitation of {:?} accepted", u.value.username),
+            None,
+        )?;
         tx.commit(&*self.store).await.map(|_| ())
     }
 
@@ -309,13 +359,13 @@ impl Directory {
             let sc = scope(tenant)?;
             let m: Rec<Membership> =
                 read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user).await?;
-            if let Some(a) = actor_type(self, tenant, actor).await?
-                && (a < UserType::GroupManager || m.value.user_type > a)
-            {
-                return Err(DirectoryError::NotAllowed("cannot edit a user of a higher type"));
+            if let Some(a) = actor_membership(self, tenant, actor).await? {
+                user_types::can_edit(&a, &m.value)?;
             }
             if m.value.user_type == UserType::AccountOwner && reason.is_some() {
-                return Err(DirectoryError::NotAllowed("the account owner cannot be disabled"));
+                return Err(DirectoryError::NotAllowed(
+                    "the account owner cannot be disabled",
+                ));
             }
             if reason.is_none() && !m.value.state.is_active() {
                 self.check_user_quota(tenant, &t.value).await?;
@@ -330,12 +380,22 @@ impl Directory {
             let mut tx = Tx::new(sc);
             tx.expect(keys::TENANT, Some(t.version));
             tx.update(&keys::member(user), m.version, &m2)?;
-            append(&mut tx, &t.value, self.now(), &actor.audit, AuditKind::User,
-                format!("user {user} {}", match reason {
-                    Some(DisabledReason::Manual) => "disabled",
-                    Some(DisabledReason::PlanLimit) => "disabled (plan limit)",
-                    None => "enabled",
-                }), None)?;
+            append(
+                &mut tx,
+                &t.value,
+                self.now(),
+                &actor.audit,
+                AuditKind::User,
+                format!(
+                    "user {user} {}",
+                    match reason {
+                        Some(DisabledReason::Manual) => "disabled",
+                        Some(DisabledReason::PlanLimit) => "disabled (plan limit)",
+                        None => "enabled",
+                    }
+                ),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -352,12 +412,12 @@ impl Directory {
     ) -> Result<(), DirectoryError> {
         let m = self.membership(tenant, user).await?;
         if m.user_type == UserType::AccountOwner {
-            return Err(DirectoryError::NotAllowed("the account owner cannot be removed"));
+            return Err(DirectoryError::NotAllowed(
+                "the account owner cannot be removed",
+            ));
         }
-        if let Some(a) = actor_type(self, tenant, actor).await?
-            && (a < UserType::GroupManager || m.user_type >= a)
-        {
-            return Err(DirectoryError::NotAllowed("only users of a lower type can be removed"));
+        if let Some(a) = actor_membership(self, tenant, actor).await? {
+            user_types::can_remove(&a, &m)?;
         }
         let identity = self.user(user).await?;
         let tenants = if identity.primary_tenant == tenant {
@@ -366,7 +426,8 @@ impl Directory {
             vec![tenant]
         };
         for t in &tenants {
-            self.drop_membership(*t, actor, user, &identity.username).await?;
+            self.drop_membership(*t, actor, user, &identity.username)
+                .await?;
         }
         let mut g = Tx::new(Scope::global());
         for t in &tenants {
@@ -395,8 +456,15 @@ impl Directory {
             let mut tx = Tx::new(sc);
             tx.remove(&keys::member(user), m.version);
             tx.delete(&keys::favourites(user));
-            append(&mut tx, &t.value, self.now(), &actor.audit, AuditKind::User,
-                format!("user {username:?} removed"), None)?;
+            append(
+                &mut tx,
+                &t.value,
+                self.now(),
+                &actor.audit,
+                AuditKind::User,
+                format!("user {username:?} removed"),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -410,34 +478,50 @@ impl Directory {
         actor: &Actor,
         new_owner: UserId,
     ) -> Result<(), DirectoryError> {
+        let Some(actor_id) = actor.user_id() else {
+            return Err(DirectoryError::NotAllowed(
+                "only the account owner transfers ownership",
+            ));
+        };
         retry(|| async {
             let t = self.tenant_rec(tenant).await?;
-            if actor.user_id() != Some(t.value.owner) {
-                return Err(DirectoryError::NotAllowed("only the account owner can transfer ownership"));
-            }
-            if new_owner == t.value.owner {
-                return Ok(());
-            }
             let sc = scope(tenant)?;
-            let old: Rec<Membership> = read_known(&*self.store, &sc, &keys::member(t.value.owner), UserId::KIND, t.value.owner).await?;
-            let new: Rec<Membership> = read_known(&*self.store, &sc, &keys::member(new_owner), UserId::KIND, new_owner).await?;
-            if !new.value.state.is_active() {
-                return Err(DirectoryError::NotAllowed("the new owner must be an active member"));
-            }
+            let old: Rec<Membership> = read_known(
+                &*self.store,
+                &sc,
+                &keys::member(actor_id),
+                UserId::KIND,
+                actor_id,
+            )
+            .await?;
+            let new: Rec<Membership> = read_known(
+                &*self.store,
+                &sc,
+                &keys::member(new_owner),
+                UserId::KIND,
+                new_owner,
+            )
+            .await?;
+            let change = user_types::transfer_ownership(&old.value, &new.value)?;
             let now = self.now();
             let mut t2 = t.value.clone();
             t2.owner = new_owner;
-            let (mut o2, mut n2) = (old.value.clone(), new.value.clone());
-            o2.user_type = UserType::AccountAdministrator;
-            n2.user_type = UserType::AccountOwner;
+            let (mut o2, mut n2) = (change.previous_owner, change.new_owner);
             o2.modified_at = now;
             n2.modified_at = now;
             let mut tx = Tx::new(sc);
             tx.update(keys::TENANT, t.version, &t2)?;
-            tx.update(&keys::member(t.value.owner), old.version, &o2)?;
+            tx.update(&keys::member(actor_id), old.version, &o2)?;
             tx.update(&keys::member(new_owner), new.version, &n2)?;
-            append(&mut tx, &t2, now, &actor.audit, AuditKind::AccountConfiguration,
-                format!("ownership transferred to {new_owner}"), None)?;
+            append(
+                &mut tx,
+                &t2,
+                now,
+                &actor.audit,
+                AuditKind::AccountConfiguration,
+                format!("ownership transferred to {new_owner}"),
+                None,
+            )?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -451,7 +535,14 @@ impl Directory {
         edit: impl Fn(&mut Credentials) -> Result<(), DirectoryError>,
     ) -> Result<(), DirectoryError> {
         retry(|| async {
-            let u: Rec<User> = read_known(&*self.store, &Scope::global(), &keys::user(user), UserId::KIND, user).await?;
+            let u: Rec<User> = read_known(
+                &*self.store,
+                &Scope::global(),
+                &keys::user(user),
+                UserId::KIND,
+                user,
+            )
+            .await?;
             let mut u2 = u.value.clone();
             edit(&mut u2.credentials)?;
             u2.modified_at = self.now();
@@ -477,12 +568,16 @@ impl Directory {
     }
 
     /// Checks a password (Argon2id verify in the blocking pool); `Ok(false)` on mismatch.
-    pub async fn verify_password(&self, user: UserId, password: String) -> Result<bool, DirectoryError> {
+    pub async fn verify_password(
+        &self,
+        user: UserId,
+        password: String,
+    ) -> Result<bool, DirectoryError> {
         let u = self.user(user).await?;
         let Some(hash) = u.credentials.password_hash else {
             return Ok(false);
         };
-        tokio::task::spawn_blocking(move || super::passwords::verify(&password, &hash))
+        tokio::task::spawn_blocking(move || password::verify_password(&hash, &password))
             .await
             .map_err(|e| DirectoryError::PasswordHash(e.to_string()))?
     }

@@ -172,7 +172,10 @@ mod tests {
     #[test]
     fn builder_keeps_order_and_validates() {
         let mut b = WriteBatch::new(Scope::tenant("t1").unwrap());
-        b.expect_absent("a").expect_version("b", 3).put("a", vec![1]).delete("b");
+        b.expect_absent("a")
+            .expect_version("b", 3)
+            .put("a", vec![1])
+            .delete("b");
         assert_eq!(b.checks()[1].expected(), Some(3));
         assert_eq!(b.checks()[0].expected(), None);
         assert_eq!(b.ops()[0].key(), "a");

@@ -188,6 +188,34 @@ pub trait KvStore: Send + Sync + fmt::Debug {
     }
 }
 
+/// Which backend to open, as chosen by configuration at run time.
+#[derive(Clone, Debug)]
+pub enum StoreConfig {
+    /// The embedded store in one file.
+    Redb {
+        /// The redb file (created if missing).
+        path: std::path::PathBuf,
+    },
+    /// A shared Redis.
+    Redis(redis::RedisConfig),
+}
+
+/// Opens the configured backend (the redb file is opened in the blocking pool).
+pub async fn open(config: StoreConfig) -> Result<SharedStore, DirectoryError> {
+    match config {
+        StoreConfig::Redb { path } => {
+            let store = tokio::task::spawn_blocking(move || redb::RedbStore::open(&path))
+                .await
+                .map_err(|e| DirectoryError::StoreBackend {
+                    backend: "redb",
+                    detail: e.to_string(),
+                })??;
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Redis(cfg) => Ok(Arc::new(redis::RedisStore::connect(cfg).await?)),
+    }
+}
+
 /// Reads every key of `prefix` in a scope, page by page (at most `max_keys`, which bounds
 /// memory; more keys than that is an error rather than a silent truncation).
 pub async fn scan_all(
@@ -254,14 +282,20 @@ mod tests {
             assert!(Scope::tenant(bad).is_err(), "{bad:?}");
         }
         assert!(Scope::parse("~global").unwrap().is_global());
-        assert_eq!(Scope::parse("acme").unwrap(), Scope::tenant("acme").unwrap());
+        assert_eq!(
+            Scope::parse("acme").unwrap(),
+            Scope::tenant("acme").unwrap()
+        );
     }
 
     #[test]
     fn scan_start_never_goes_before_prefix() {
         assert!(matches!(scan_start("u/", None), ScanStart::At("u/")));
         assert!(matches!(scan_start("u/", Some("a")), ScanStart::At("u/")));
-        assert!(matches!(scan_start("u/", Some("u/1")), ScanStart::After("u/1")));
+        assert!(matches!(
+            scan_start("u/", Some("u/1")),
+            ScanStart::After("u/1")
+        ));
     }
 
     #[test]

@@ -171,7 +171,9 @@ impl KvStore for RedbStore {
             self.blocking(move |db| {
                 let txn = db.begin_read().map_err(backend_err)?;
                 let kv = txn.open_table(KV).map_err(backend_err)?;
-                let found = kv.get((scope.as_str(), key.as_str())).map_err(backend_err)?;
+                let found = kv
+                    .get((scope.as_str(), key.as_str()))
+                    .map_err(backend_err)?;
                 Ok(found.map(|g| {
                     let (version, value) = g.value();
                     Versioned {

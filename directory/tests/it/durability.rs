@@ -27,7 +27,9 @@ fn redb_child_writer() {
         let sc = Scope::tenant("acme").unwrap();
         for i in 0..100_000u32 {
             let mut batch = WriteBatch::new(sc.clone());
-            batch.put(format!("k/{i:06}"), i.to_be_bytes().to_vec()).put("last", i.to_be_bytes().to_vec());
+            batch
+                .put(format!("k/{i:06}"), i.to_be_bytes().to_vec())
+                .put("last", i.to_be_bytes().to_vec());
             store.commit(batch).await.unwrap();
             println!("ack {i}");
         }
@@ -41,7 +43,12 @@ fn redb_acknowledged_writes_survive_kill_9() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("directory.redb");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["durability::redb_child_writer", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "durability::redb_child_writer",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -71,7 +78,11 @@ fn redb_acknowledged_writes_survive_kill_9() {
         let sc = Scope::tenant("acme").unwrap();
         for i in 0..=last_ack {
             let v = store.get(&sc, &format!("k/{i:06}")).await.unwrap();
-            assert_eq!(v.map(|v| v.value), Some(i.to_be_bytes().to_vec()), "acked key {i} lost");
+            assert_eq!(
+                v.map(|v| v.value),
+                Some(i.to_be_bytes().to_vec()),
+                "acked key {i} lost"
+            );
         }
         let last = store.get(&sc, "last").await.unwrap().unwrap();
         let last = u32::from_be_bytes(last.value.try_into().unwrap());
@@ -89,7 +100,10 @@ async fn redis_with_aof_survives_sigkill_and_restart() {
     {
         let store = server.store().await;
         for i in 0..100u32 {
-            store.put(&sc, &format!("k/{i:03}"), i.to_be_bytes().to_vec()).await.unwrap();
+            store
+                .put(&sc, &format!("k/{i:03}"), i.to_be_bytes().to_vec())
+                .await
+                .unwrap();
         }
     }
     server.kill9();
@@ -97,10 +111,17 @@ async fn redis_with_aof_survives_sigkill_and_restart() {
     let store = server.store().await;
     for i in 0..100u32 {
         let v = store.get(&sc, &format!("k/{i:03}")).await.unwrap();
-        assert_eq!(v.map(|v| v.value), Some(i.to_be_bytes().to_vec()), "key {i} lost");
+        assert_eq!(
+            v.map(|v| v.value),
+            Some(i.to_be_bytes().to_vec()),
+            "key {i} lost"
+        );
     }
     assert_eq!(store.scope_version(&sc).await.unwrap(), 100);
-    assert_eq!(store.scan(&sc, "k/", None, 1000).await.unwrap().items.len(), 100);
+    assert_eq!(
+        store.scan(&sc, "k/", None, 1000).await.unwrap().items.len(),
+        100
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,14 +134,23 @@ async fn dead_redis_gives_a_typed_error_not_a_hang() {
     // A generous bound: this is "never hangs", not a performance assertion.
     let bound = Duration::from_secs(30);
     for _ in 0..3 {
-        let get = tokio::time::timeout(bound, store.get(&sc, "k")).await.expect("get hung");
-        assert!(matches!(
-            get,
-            Err(DirectoryError::StoreBackend { .. } | DirectoryError::StoreTimeout { .. })
-        ), "{get:?}");
-        let put = tokio::time::timeout(bound, store.put(&sc, "k", vec![2])).await.expect("put hung");
+        let get = tokio::time::timeout(bound, store.get(&sc, "k"))
+            .await
+            .expect("get hung");
+        assert!(
+            matches!(
+                get,
+                Err(DirectoryError::StoreBackend { .. } | DirectoryError::StoreTimeout { .. })
+            ),
+            "{get:?}"
+        );
+        let put = tokio::time::timeout(bound, store.put(&sc, "k", vec![2]))
+            .await
+            .expect("put hung");
         assert!(put.is_err());
-        let scan = tokio::time::timeout(bound, store.scan(&sc, "", None, 10)).await.expect("scan hung");
+        let scan = tokio::time::timeout(bound, store.scan(&sc, "", None, 10))
+            .await
+            .expect("scan hung");
         assert!(scan.is_err());
     }
     // Connecting to a dead server fails within the bound too.
@@ -156,4 +186,25 @@ async fn redis_store_recovers_after_restart_without_aof_data() {
     }
     assert!(ok, "the store never reconnected");
     assert_eq!(store.get(&sc, "k").await.unwrap().unwrap().value, vec![2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_resubscription_announces_resync() {
+    // Notifications sent while the subscription was down are lost, so after re-subscribing
+    // the store tells its subscribers to re-validate every cached snapshot.
+    let mut server = RedisServer::start();
+    let store = server.store().await;
+    let mut events = store.subscribe();
+    server.restart();
+    let got = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match events.recv().await {
+                Ok(switchboard_directory::store::StoreEvent::Resync) => return true,
+                Ok(_) => continue,
+                Err(_) => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(got, Ok(true), "no Resync after the Redis restart");
 }

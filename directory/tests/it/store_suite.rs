@@ -66,7 +66,12 @@ async fn failed_check_changes_nothing(t: TestStore) {
         .put("c", b"3".to_vec())
         .delete("b");
     match s.commit(batch).await {
-        Err(DirectoryError::Conflict { key, expected, found, .. }) => {
+        Err(DirectoryError::Conflict {
+            key,
+            expected,
+            found,
+            ..
+        }) => {
             assert_eq!((key.as_str(), expected, found), ("a", Some(99), Some(1)));
         }
         other => panic!("expected a conflict, got {other:?}"),
@@ -76,13 +81,21 @@ async fn failed_check_changes_nothing(t: TestStore) {
     batch.expect_absent("a").put("c", vec![]);
     assert!(matches!(
         s.commit(batch).await,
-        Err(DirectoryError::Conflict { found: Some(1), expected: None, .. })
+        Err(DirectoryError::Conflict {
+            found: Some(1),
+            expected: None,
+            ..
+        })
     ));
     let mut batch = WriteBatch::new(sc.clone());
     batch.expect_version("zz", 1).put("c", vec![]);
     assert!(matches!(
         s.commit(batch).await,
-        Err(DirectoryError::Conflict { found: None, expected: Some(1), .. })
+        Err(DirectoryError::Conflict {
+            found: None,
+            expected: Some(1),
+            ..
+        })
     ));
     assert_eq!(dump(s, &sc).await, before);
     assert_eq!(s.scope_version(&sc).await.unwrap(), version_before);
@@ -108,7 +121,9 @@ async fn batch_applies_all_ops_at_one_version(t: TestStore) {
     for i in 0..50 {
         batch.put(format!("k/{i:03}"), vec![i]);
     }
-    batch.delete("gone").put("k/000", b"last write wins".to_vec());
+    batch
+        .delete("gone")
+        .put("k/000", b"last write wins".to_vec());
     let v = s.commit(batch).await.unwrap();
     assert_eq!(v, 2);
     let all = dump(s, &sc).await;
@@ -124,7 +139,11 @@ async fn prefix_scan_pages_in_order(t: TestStore) {
     for i in (0..25).rev() {
         batch.put(format!("u/{i:02}"), vec![i]);
     }
-    batch.put("u", vec![]).put("t/1", vec![]).put("v/1", vec![]).put("u0", vec![]);
+    batch
+        .put("u", vec![])
+        .put("t/1", vec![])
+        .put("v/1", vec![])
+        .put("u0", vec![]);
     s.commit(batch).await.unwrap();
 
     let mut seen = Vec::new();
@@ -196,7 +215,10 @@ async fn bad_keys_are_refused(t: TestStore) {
     for bad in ["", "a\0b", long.as_str()] {
         let mut batch = WriteBatch::new(sc.clone());
         batch.put("fine", vec![]).put(bad, vec![]);
-        assert!(matches!(s.commit(batch).await, Err(DirectoryError::InvalidStoreKey(_))));
+        assert!(matches!(
+            s.commit(batch).await,
+            Err(DirectoryError::InvalidStoreKey(_))
+        ));
         assert!(s.get(&sc, bad).await.is_err());
     }
     assert_eq!(dump(s, &sc).await, before);
@@ -208,11 +230,19 @@ async fn increment(s: &dyn KvStore, sc: &Scope, key: &str) -> u32 {
     for conflicts in 0..10_000 {
         let cur = s.get(sc, key).await.unwrap();
         let (n, version) = match &cur {
-            Some(v) => (String::from_utf8(v.value.clone()).unwrap().parse::<u64>().unwrap(), Some(v.version)),
+            Some(v) => (
+                String::from_utf8(v.value.clone())
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap(),
+                Some(v.version),
+            ),
             None => (0, None),
         };
         let mut batch = WriteBatch::new(sc.clone());
-        batch.expect(key, version).put(key, (n + 1).to_string().into_bytes());
+        batch
+            .expect(key, version)
+            .put(key, (n + 1).to_string().into_bytes());
         match s.commit(batch).await {
             Ok(_) => return conflicts,
             Err(DirectoryError::Conflict { .. }) => continue,

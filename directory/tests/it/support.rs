@@ -10,9 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_directory::store::redb::RedbStore;
 use switchboard_directory::store::redis::{RedisConfig, RedisStore};
-use switchboard_directory::store::{KvStore, Scope, SharedStore, scan_all};
+use switchboard_directory::store::{KvStore, Scope, SharedStore, StoreConfig, scan_all};
 use tempfile::TempDir;
 
 /// A private redis-server; killed (SIGKILL) and reaped on drop.
@@ -34,7 +33,13 @@ impl RedisServer {
     pub(crate) fn start() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let mut s = Self { child: None, port: free_port(), dir, aof: false, _tmp: Some(tmp) };
+        let mut s = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            aof: false,
+            _tmp: Some(tmp),
+        };
         s.spawn();
         s
     }
@@ -97,7 +102,10 @@ impl RedisServer {
             #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("redis-server on port {} did not answer PING within 10 s", self.port);
+        panic!(
+            "redis-server on port {} did not answer PING within 10 s",
+            self.port
+        );
     }
 
     /// `redis://127.0.0.1:<port>/`.
@@ -125,7 +133,11 @@ impl RedisServer {
         cfg.connect_timeout = Duration::from_millis(500);
         cfg.response_timeout = Duration::from_secs(1);
         cfg.op_timeout = Duration::from_secs(3);
-        Arc::new(RedisStore::connect(cfg).await.expect("connect to the private redis-server"))
+        Arc::new(
+            RedisStore::connect(cfg)
+                .await
+                .expect("connect to the private redis-server"),
+        )
     }
 }
 
@@ -145,14 +157,25 @@ pub(crate) struct TestStore {
 impl TestStore {
     pub(crate) async fn redb() -> Self {
         let tmp = tempfile::tempdir().unwrap();
-        let store = RedbStore::open(&tmp.path().join("directory.redb")).unwrap();
-        Self { store: Arc::new(store), redis: None, _tmp: Some(tmp) }
+        let path = tmp.path().join("directory.redb");
+        let store = switchboard_directory::store::open(StoreConfig::Redb { path })
+            .await
+            .unwrap();
+        Self {
+            store,
+            redis: None,
+            _tmp: Some(tmp),
+        }
     }
 
     pub(crate) async fn redis() -> Self {
         let server = RedisServer::start();
         let store = server.store().await;
-        Self { store, redis: Some(server), _tmp: None }
+        Self {
+            store,
+            redis: Some(server),
+            _tmp: None,
+        }
     }
 
     /// A second, independent store over the same data (same Redis server; for redb, the same

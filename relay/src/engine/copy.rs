@@ -218,5 +218,7 @@ mod tests {
         assert_eq!(got.get(..4), Some(&b"lead"[..]));
         assert_eq!(got.get(4..), Some(&data[..]));
         assert_eq!(counters.bytes(Direction::AToB), 300_004);
+        // The stream was big enough to borrow a 64 KiB buffer, and it went back to the pool.
+        assert!(!BUFFERS.lock().is_empty());
     }
 }

@@ -7,7 +7,7 @@
 //! - `splice` (`splice.rs`, Linux default): socket → pipe → socket with non-blocking
 //!   splice(2), driven by tokio readiness, pipes borrowed from a bounded pool only while data
 //!   is in flight; falls back to `copy` for a direction when no pipe can be had.
-//! - `uring` (`uring.rs`, written separately): io_uring. Until that file exists, `Uring`
+//! - `uring` (`uring.rs`): io_uring ring threads. Where io_uring is unavailable, `Uring`
 //!   falls back to `splice` with a log line.
 //! - `copy` (`copy.rs`): portable user-space copy, one pump per direction, 64 KiB buffers that
 //!   are held only while data flows. It is generic over `AsyncRead`/`AsyncWrite`, so it also
@@ -53,7 +53,7 @@ pub enum EngineKind {
     /// Non-blocking splice(2) through pooled pipes (Linux default).
     #[default]
     Splice,
-    /// io_uring (falls back to `splice` until the engine is built in).
+    /// io_uring (falls back to `splice` where io_uring is unavailable).
     Uring,
     /// Portable user-space copy.
     Copy,
@@ -349,7 +349,8 @@ impl ForwardCounters {
 
     /// Time since the last byte moved (or since creation) at `now`.
     pub fn idle_for(&self, now: Instant) -> Duration {
-        let last = self.origin + Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed));
+        let last =
+            self.origin + Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed));
         now.saturating_duration_since(last)
     }
 
@@ -413,7 +414,7 @@ pub struct ForwardOutcome {
     pub bytes_b_to_a: u64,
     /// Why it ended.
     pub reason: CloseReason,
-    /// The engine that ran (`Copy` for QUIC pairings; `Splice` for `Uring` until it exists).
+    /// The engine that ran (`Copy` for QUIC pairings; `Splice` for `Uring` without io_uring).
     pub engine: EngineKind,
     /// Whether `splice` had to fall back to `copy` for lack of pipes.
     pub fell_back: bool,
@@ -493,10 +494,9 @@ impl Transport {
                 let (r, w) = s.into_split();
                 (Box::new(r), Box::new(w))
             }
-            Self::Quic { send, recv, conn } => (
-                Box::new(recv),
-                Box::new(QuicWrite { send, _conn: conn }),
-            ),
+            Self::Quic { send, recv, conn } => {
+                (Box::new(recv), Box::new(QuicWrite { send, _conn: conn }))
+            }
         }
     }
 }

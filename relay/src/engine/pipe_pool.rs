@@ -155,10 +155,10 @@ impl PipePool {
         let n = self.shards.len();
         let home = shard_index(n);
         for k in 0..n {
-            if let Some(shard) = self.shards.get((home + k) % n) {
-                if let Some(p) = shard.lock().pop() {
-                    return Ok(p);
-                }
+            if let Some(shard) = self.shards.get((home + k) % n)
+                && let Some(p) = shard.lock().pop()
+            {
+                return Ok(p);
             }
         }
         self.create()

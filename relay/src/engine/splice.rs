@@ -36,8 +36,24 @@ pub(crate) async fn forward(
 ) -> Result<(), EngineError> {
     let (mut ar, mut aw) = a.split();
     let (mut br, mut bw) = b.split();
-    let a_to_b = pump(&mut ar, &mut bw, a_leftover, Direction::AToB, limits, counters, pipes);
-    let b_to_a = pump(&mut br, &mut aw, b_leftover, Direction::BToA, limits, counters, pipes);
+    let a_to_b = pump(
+        &mut ar,
+        &mut bw,
+        a_leftover,
+        Direction::AToB,
+        limits,
+        counters,
+        pipes,
+    );
+    let b_to_a = pump(
+        &mut br,
+        &mut aw,
+        b_leftover,
+        Direction::BToA,
+        limits,
+        counters,
+        pipes,
+    );
     tokio::try_join!(a_to_b, b_to_a).map(|_| ())
 }
 
@@ -121,4 +137,58 @@ async fn drain(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{EngineKind, PipePoolConfig};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    async fn socket_pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        (c, s)
+    }
+
+    #[tokio::test]
+    async fn idle_session_holds_no_pipe() {
+        let pool = PipePool::new(PipePoolConfig::default());
+        let (mut host, relay_a) = socket_pair().await;
+        let (relay_b, mut guest) = socket_pair().await;
+        let limits = ForwardLimits::unlimited();
+        let counters = ForwardCounters::new(EngineKind::Splice);
+        let fwd = forward(
+            relay_a,
+            relay_b,
+            Bytes::new(),
+            Bytes::new(),
+            &limits,
+            &counters,
+            &pool,
+        );
+        tokio::pin!(fwd);
+        let data = vec![7u8; 3 << 20];
+        let check = async {
+            host.write_all(&data).await.unwrap();
+            let mut got = vec![0u8; data.len()];
+            guest.read_exact(&mut got).await.unwrap();
+            assert_eq!(got, data);
+            // Data has stopped: every pipe is back in the pool, none lent.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        tokio::select! {
+            r = &mut fwd => panic!("forward ended early: {r:?}"),
+            () = check => {}
+        }
+        assert!(pool.alive() >= 1, "splice used a pipe");
+        assert_eq!(pool.alive(), pool.idle(), "an idle session pins no pipe");
+        // Both EOFs end it.
+        host.shutdown().await.unwrap();
+        guest.shutdown().await.unwrap();
+        fwd.await.unwrap();
+        assert_eq!(counters.bytes(Direction::AToB), 3 << 20);
+    }
 }

@@ -2,6 +2,7 @@
 //! endpoints that bind with the codec's `RelayConnector`, pattern streams, a private
 //! redis-server.
 #![allow(dead_code, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -170,7 +171,7 @@ pub async fn handshake(
         max_frame: 64 * 1024,
         bind_timeout: Duration::from_secs(30),
     };
-    let mut conn = RelayConnector::new(side, ticket, cfg, std::time::Instant::now());
+    let mut conn = RelayConnector::new(side, ticket, cfg, tokio::time::Instant::now().into_std());
     while let Some(b) = conn.poll_transmit() {
         stream.write_all(&b).await.unwrap();
     }

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::conn::{BoxRead, BoxWrite, Dialer, End};
-use crate::proc::{CpuMeter, rss_bytes};
+use crate::proc::CpuMeter;
 
 const GIB: f64 = (1u64 << 30) as f64;
 const CHUNK: usize = 256 * 1024;
@@ -86,7 +86,7 @@ pub(crate) async fn bulk(d: &Dialer, pid: Option<u32>, bytes: u64, reps: usize) 
     let meter = CpuMeter::start(pid);
     let mut all = Vec::new();
     for _ in 0..reps {
-        let t;
+        let mut t;
         (cw, sr, t) = one_way(cw, sr, bytes).await?;
         all.push(gbps(bytes, t));
         (sw, cr, t) = one_way(sw, cr, bytes).await?;

@@ -41,7 +41,22 @@ pub(crate) fn report(dir: &Path, order: &str, out: &Path, markdown: Option<&Path
     for name in order.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let path = dir.join(format!("{name}.json"));
         match std::fs::read_to_string(&path) {
-            Ok(text) => targets.push((name.to_owned(), serde_json::from_str(&text)?)),
+            Ok(text) => {
+                let mut v: Value = serde_json::from_str(&text)?;
+                // The memory run uses a fresh relay process and its own file.
+                let mem = dir.join(format!("{name}.mem.json"));
+                if let Ok(text) = std::fs::read_to_string(&mem) {
+                    let m: Value = serde_json::from_str(&text)?;
+                    if let (Some(obj), Some(mv)) = (v.as_object_mut(), m.get("memory")) {
+                        obj.insert("memory".into(), mv.clone());
+                    }
+                    let extra = m.get("errors").and_then(Value::as_array).cloned().unwrap_or_default();
+                    if let Some(errs) = v.get_mut("errors").and_then(Value::as_array_mut) {
+                        errs.extend(extra);
+                    }
+                }
+                targets.push((name.to_owned(), v));
+            }
             Err(_) => eprintln!("(no result for {name})"),
         }
     }

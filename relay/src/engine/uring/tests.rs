@@ -287,3 +287,35 @@ async fn many_sessions_share_one_pool() {
         assert_eq!(o.bytes[0], 256 * 1024);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_copy_sends_deliver_the_same_bytes() {
+    let engine = UringEngine::start(UringConfig {
+        threads: 1,
+        zero_copy_threshold: Some(4096),
+        ..UringConfig::default()
+    })
+    .unwrap();
+    let (a, mut ca) = tcp_pair();
+    let (b, mut cb) = tcp_pair();
+    let run = tokio::spawn(async move { engine.forward(job(a, b)).await });
+    let data = pattern(8 << 20, 9);
+    let d2 = data.clone();
+    let w = std::thread::spawn(move || {
+        ca.write_all(&d2).unwrap();
+        ca.shutdown(Shutdown::Write).unwrap();
+        ca
+    });
+    let got = tokio::task::spawn_blocking(move || {
+        let mut got = Vec::new();
+        cb.read_to_end(&mut got).unwrap();
+        (got, cb)
+    })
+    .await
+    .unwrap();
+    let ca = w.join().unwrap();
+    assert!(got.0 == data, "zero-copy path changed the bytes");
+    drop((ca, got.1));
+    let outcome = tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap();
+    assert_eq!(outcome.bytes[0], 8 << 20);
+}

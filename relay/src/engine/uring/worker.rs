@@ -227,10 +227,9 @@ impl Worker {
             for &(ud, res, flags) in &cqes {
                 self.handle(ud, res, flags);
             }
+            // New SQEs go out with the next `submit_with_args`, which also waits: one
+            // syscall per loop turn (with DEFER_TASKRUN nothing completes in between).
             self.bufs.publish();
-            if let Err(e) = self.ring.submit() {
-                tracing::warn!(error = %e, "io_uring submit failed");
-            }
         }
         self.cqes = cqes;
     }

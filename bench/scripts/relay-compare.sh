@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Side-by-side relay benchmark on loopback: direct TCP, each Switchboard engine (splice,
+# uring, copy, QUIC), HAProxy in TCP mode with and without splice, and socat -b 131072.
+# See bench/README.md. Usage: bench/scripts/relay-compare.sh [--quick] [--targets a,b,c]
+# Needs root for the package installs, `ulimit -n` and the port range (best effort otherwise).
+set -euo pipefail
+
+QUICK=""
+TARGETS="direct,splice,uring,uring-zc,copy,quic,haproxy-splice,haproxy,socat"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK="--quick" ;;
+        --targets) TARGETS="$2"; shift ;;
+        -h|--help) sed -n 2,6p "$0"; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$CARGO_TARGET_DIR/release"
+RESULTS="$ROOT/bench/results"
+WORK="$(mktemp -d /tmp/relay-compare.XXXXXX)"
+RELAY_PORT=25656
+PROXY_PORT=25700
+BACKEND_PORT=25800
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf '== %s\n' "$*" >&2; }
+
+# --- tools -----------------------------------------------------------------------------
+need_pkgs=()
+command -v haproxy >/dev/null || need_pkgs+=(haproxy)
+command -v socat >/dev/null || need_pkgs+=(socat)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        log "installing ${need_pkgs[*]}"
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    else
+        log "missing ${need_pkgs[*]} (run as root to install); those targets will be skipped"
+    fi
+fi
+
+log "building release binaries (relay_bench, relay_host, switchboard)"
+(cd "$ROOT" && cargo build --release -q -p switchboard-bench --bin relay_bench --bin relay_host)
+# The `switchboard` binary is built only once it has the `relay` subcommand.
+if grep -qE '^\s*Relay\b' "$ROOT/broker/src/main.rs" 2>/dev/null; then
+    (cd "$ROOT" && cargo build --release -q -p switchboard-broker --bin switchboard) || true
+fi
+
+# Prefer the real `switchboard relay` binary; fall back to relay_host (same library).
+if [ -x "$BIN/switchboard" ] && "$BIN/switchboard" relay --help >/dev/null 2>&1; then
+    RELAY_CMD=("$BIN/switchboard" relay --config)
+else
+    RELAY_CMD=("$BIN/relay_host")
+fi
+log "relay command: ${RELAY_CMD[*]}"
+
+# --- limits ----------------------------------------------------------------------------
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null || true
+sysctl -q -w net.core.somaxconn=65535 2>/dev/null || true
+sysctl -q -w net.ipv4.tcp_max_syn_backlog=65535 2>/dev/null || true
+log "open files limit: $(ulimit -n)"
+
+# --- keys and certificate ----------------------------------------------------------------
+mapfile -t KEYS < <("$BIN/relay_bench" keys)
+SECRET="${KEYS[0]}"
+PUBLIC="${KEYS[1]}"
+"$BIN/relay_bench" cert --dir "$WORK/cert"
+
+wait_port() { # proto port
+    for _ in $(seq 1 100); do
+        if ss -H -ln"$1" "sport = :$2" | grep -q .; then return 0; fi
+        sleep 0.1
+    done
+    echo "nothing listens on $1 port $2" >&2
+    return 1
+}
+
+start_relay() { # engine quic(0|1) -> sets SPID
+    local engine="$1" quic="$2" cfg="$WORK/relay-$1.toml"
+    {
+        echo "relay_id = 1"
+        echo "listen = [\"127.0.0.1:$RELAY_PORT\"]"
+        if [ "$quic" = 1 ]; then echo "quic_listen = [\"127.0.0.1:$RELAY_PORT\"]"; else echo "quic_listen = []"; fi
+        echo "engine = \"$engine\""
+        echo "drain_deadline = \"1s\""
+        echo "[[broker_keys]]"
+        echo "id = 1"
+        echo "public_key = \"$PUBLIC\""
+        echo "[limits]"
+        echo "waiting_per_ip = 1000000"
+        echo "waiting_total = 200000"
+        echo "max_sessions = 200000"
+        echo "max_handshakes = 8192"
+        echo "idle_timeout = \"0s\""
+        echo "waiting_room_timeout = \"60s\""
+        echo "[quic]"
+        echo "cert_file = \"$WORK/cert/cert.pem\""
+        echo "key_file = \"$WORK/cert/key.pem\""
+    } >"$cfg"
+    RUST_LOG=warn "${RELAY_CMD[@]}" "$cfg" 2>"$WORK/relay-$engine.log" &
+    SPID=$!
+    PIDS+=("$SPID")
+    wait_port t "$RELAY_PORT"
+    if [ "$quic" = 1 ]; then wait_port u "$RELAY_PORT"; fi
+}
+
+start_haproxy() { # splice(0|1) -> sets SPID
+    local cfg="$WORK/haproxy.cfg" splice=""
+    [ "$1" = 1 ] && splice=$'    option splice-request\n    option splice-response'
+    cat >"$cfg" <<EOF
+global
+    maxconn 250000
+defaults
+    mode tcp
+    timeout connect 10s
+    timeout client 1h
+    timeout server 1h
+$splice
+frontend relay
+    bind 127.0.0.1:$PROXY_PORT
+    maxconn 250000
+    default_backend driver
+backend driver
+    balance roundrobin
+    server s2 127.0.0.1:$BACKEND_PORT source 127.0.0.2 maxconn 250000
+    server s3 127.0.0.1:$BACKEND_PORT source 127.0.0.3 maxconn 250000
+    server s4 127.0.0.1:$BACKEND_PORT source 127.0.0.4 maxconn 250000
+    server s5 127.0.0.1:$BACKEND_PORT source 127.0.0.5 maxconn 250000
+EOF
+    haproxy -db -f "$cfg" 2>"$WORK/haproxy.log" &
+    SPID=$!
+    PIDS+=("$SPID")
+    wait_port t "$PROXY_PORT"
+}
+
+start_socat() {
+    socat -b 131072 "TCP-LISTEN:$PROXY_PORT,bind=127.0.0.1,fork,reuseaddr,backlog=4096,nodelay" \
+        "TCP:127.0.0.1:$BACKEND_PORT,nodelay" 2>"$WORK/socat.log" &
+    SPID=$!
+    PIDS+=("$SPID")
+    wait_port t "$PROXY_PORT"
+}
+
+stop() {
+    kill "$SPID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SPID" 2>/dev/null || true
+    wait "$SPID" 2>/dev/null || true
+    sleep 1
+}
+
+drive() { # target mode tests out [extra args...]
+    local target="$1" mode="$2" tests="$3" out="$4"
+    shift 4
+    timeout 1800 "$BIN/relay_bench" run --target "$target" --mode "$mode" --tests "$tests" \
+        --secret "$SECRET" --relay-id 1 $QUICK --out "$out" "$@" \
+        || log "$target: driver exited with an error"
+}
+
+PERF="bulk,rtt,many,interactive"
+IFS=',' read -r -a LIST <<<"$TARGETS"
+for t in "${LIST[@]}"; do
+    log "target $t"
+    case "$t" in
+        direct)
+            drive direct direct "$PERF" "$WORK/direct.json" ;;
+        splice|uring|copy|uring-zc)
+            engine="${t%-zc}"
+            if [ "$t" = uring-zc ]; then export SWITCHBOARD_URING_SEND_ZC=65536; fi
+            start_relay "$engine" 0
+            drive "$t" switchboard "$PERF" "$WORK/$t.json" --addr "127.0.0.1:$RELAY_PORT" --pid "$SPID"
+            stop
+            if [ "$t" != uring-zc ]; then
+                start_relay "$engine" 0
+                drive "$t" switchboard memory "$WORK/$t.mem.json" --addr "127.0.0.1:$RELAY_PORT" --pid "$SPID"
+                stop
+            fi
+            unset SWITCHBOARD_URING_SEND_ZC ;;
+        quic)
+            start_relay copy 1
+            drive quic quic "$PERF" "$WORK/quic.json" --addr "127.0.0.1:$RELAY_PORT" \
+                --quic-addr "127.0.0.1:$RELAY_PORT" --cert-der "$WORK/cert/cert.der" --pid "$SPID"
+            stop ;;
+        haproxy-splice|haproxy)
+            command -v haproxy >/dev/null || { log "no haproxy"; continue; }
+            sp=0; [ "$t" = haproxy-splice ] && sp=1
+            start_haproxy "$sp"
+            drive "$t" proxy "$PERF" "$WORK/$t.json" --addr "127.0.0.1:$PROXY_PORT" \
+                --backend "127.0.0.1:$BACKEND_PORT" --pid "$SPID"
+            stop
+            start_haproxy "$sp"
+            drive "$t" proxy memory "$WORK/$t.mem.json" --addr "127.0.0.1:$PROXY_PORT" \
+                --backend "127.0.0.1:$BACKEND_PORT" --pid "$SPID"
+            stop ;;
+        socat)
+            command -v socat >/dev/null || { log "no socat"; continue; }
+            start_socat
+            drive socat proxy "$PERF" "$WORK/socat.json" --addr "127.0.0.1:$PROXY_PORT" \
+                --backend "127.0.0.1:$BACKEND_PORT" --pid "$SPID"
+            stop ;;
+        *) log "unknown target $t" ;;
+    esac
+done
+
+mkdir -p "$RESULTS"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+KIND="full"; [ -n "$QUICK" ] && KIND="quick"
+"$BIN/relay_bench" report --dir "$WORK" --order "$TARGETS" \
+    --out "$RESULTS/relay-compare-$KIND-$STAMP.json" --markdown "$RESULTS/relay-compare-$KIND-$STAMP.md"
+cp "$RESULTS/relay-compare-$KIND-$STAMP.json" "$RESULTS/relay-compare-$KIND-latest.json"
+cp "$RESULTS/relay-compare-$KIND-$STAMP.md" "$RESULTS/relay-compare-$KIND-latest.md"
+log "results: $RESULTS/relay-compare-$KIND-$STAMP.{json,md}"
