@@ -71,6 +71,15 @@ sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null || true
 sysctl -q -w net.core.somaxconn=65535 2>/dev/null || true
 sysctl -q -w net.ipv4.tcp_max_syn_backlog=65535 2>/dev/null || true
 log "open files limit: $(ulimit -n)"
+# Idle-memory steps: 10,000 and 50,000 sessions (quick: 2,000 and 5,000), capped by what the
+# open-files limit allows (each session is 2 sockets in the relay and 2 in the driver).
+if [ -n "$QUICK" ]; then STEPS=(2000 5000); else STEPS=(10000 50000); fi
+CAP=$(( ($(ulimit -n) - 300) / 2 ))
+MEM_STEPS=""
+for s in "${STEPS[@]}"; do
+    [ "$s" -gt "$CAP" ] && { log "memory step $s exceeds the fd limit; using $CAP"; s=$CAP; }
+    case ",$MEM_STEPS," in *",$s,"*) ;; *) MEM_STEPS="${MEM_STEPS:+$MEM_STEPS,}$s" ;; esac
+done
 
 # --- keys and certificate ----------------------------------------------------------------
 mapfile -t KEYS < <("$BIN/relay_bench" keys)
@@ -184,7 +193,8 @@ for t in "${LIST[@]}"; do
             stop
             if [ "$t" != uring-zc ]; then
                 start_relay "$engine" 0
-                drive "$t" switchboard memory "$WORK/$t.mem.json" --addr "127.0.0.1:$RELAY_PORT" --pid "$SPID"
+                drive "$t" switchboard memory "$WORK/$t.mem.json" --addr "127.0.0.1:$RELAY_PORT" \
+                    --pid "$SPID" --memory-steps "$MEM_STEPS"
                 stop
             fi
             unset SWITCHBOARD_URING_SEND_ZC ;;
@@ -202,7 +212,7 @@ for t in "${LIST[@]}"; do
             stop
             start_haproxy "$sp"
             drive "$t" proxy memory "$WORK/$t.mem.json" --addr "127.0.0.1:$PROXY_PORT" \
-                --backend "127.0.0.1:$BACKEND_PORT" --pid "$SPID"
+                --backend "127.0.0.1:$BACKEND_PORT" --pid "$SPID" --memory-steps "$MEM_STEPS"
             stop ;;
         socat)
             command -v socat >/dev/null || { log "no socat"; continue; }

@@ -6,6 +6,16 @@
 //! snapshot; and the `KvStore` trait with its embedded (redb) and Redis backends.
 //!
 //! It knows nothing of sockets or actors: the broker drives it.
+//!
+//! Layout:
+//! - `model`: plain serde records (ids, tenants, users and memberships, groups, devices,
+//!   roles, assignments and schedules, packages, OnDemand sessions, audit records);
+//! - `rules`: pure functions over the model and an instant: schedules, effective permissions
+//!   (`rules::evaluate` as the reference, `rules::snapshot::PolicySnapshot` compiled for the hot
+//!   path), the user-type hierarchy, credentials, roles, packages, OnDemand keys;
+//! - `store`: the `KvStore` trait and its redb and Redis backends;
+//! - `service`: the `Directory` service that persists the model and applies the rules;
+//! - `error`: `DirectoryError`, the crate's one error type.
 #![forbid(unsafe_code)]
 
 pub mod error;

@@ -475,3 +475,57 @@ async fn waiting_side_that_hangs_up_leaves_the_room() {
     assert!(r.is_err(), "guest must not pair with the host that left");
     assert_eq!(relay.handle.waiting(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_cap_gives_relay_full() {
+    let mut cfg = config(EngineKind::Copy);
+    cfg.limits.max_handshakes = 1;
+    let relay = TestRelay::start(cfg).await;
+    // One silent connection holds the only handshake slot...
+    let _silent = connect(relay.addr(), None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...so the next one is told relay_full at once.
+    let mut next = connect(relay.addr(), None).await;
+    assert_eq!(close_code(&read_until_close(&mut next).await), ErrorCode::RelayFull);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_sessions_pair_and_forward_at_once() {
+    const SESSIONS: usize = 200;
+    let mut relay = TestRelay::start(config(EngineKind::Splice)).await;
+    let addr = relay.addr();
+    let mut tasks = Vec::new();
+    for i in 0..SESSIONS {
+        tasks.push(tokio::spawn(async move {
+            let s = Session::new().with_tenant((i % 7) as u8);
+            let (h, g) = pair(addr, &s).await;
+            let (mut hr, mut hw) = h.into_split();
+            let (mut gr, mut gw) = g.into_split();
+            let total = 64 * 1024 + i as u64;
+            let (p1, p2) = (Pattern::new(3), Pattern::new(4));
+            let (a, b, c, d) = tokio::join!(
+                p1.write(&mut hw, total),
+                p2.write(&mut gw, total),
+                p1.check(&mut gr),
+                p2.check(&mut hr),
+            );
+            a.unwrap();
+            b.unwrap();
+            assert_eq!(c.unwrap(), total);
+            assert_eq!(d.unwrap(), total);
+        }));
+    }
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(60), t)
+            .await
+            .expect("session done within 60 s")
+            .unwrap();
+    }
+    let mut ended = 0;
+    while ended < SESSIONS {
+        let r = relay.next_record().await;
+        assert_eq!(r.close_reason, "peer_closed");
+        ended += 1;
+    }
+    eventually(Duration::from_secs(5), || relay.handle.active_sessions() == 0).await;
+}

@@ -297,6 +297,23 @@ async fn drain_cuts_at_deadline(kind: EngineKind) {
         .expect("idle after drain");
 }
 
+async fn reset_side_ends_session_for_both(kind: EngineKind) {
+    let mut relay = TestRelay::start(config(kind)).await;
+    let (h, mut g) = pair(relay.addr(), &Session::new()).await;
+    // An abortive close (RST) from the host.
+    socket2::SockRef::from(&h)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(h);
+    let mut b = [0u8; 16];
+    let r = tokio::time::timeout(Duration::from_secs(5), g.read(&mut b))
+        .await
+        .expect("guest told within 5 s");
+    assert!(matches!(r, Ok(0) | Err(_)), "guest sees EOF or reset, got {r:?}");
+    let rec = relay.next_record().await;
+    assert_eq!(rec.close_reason, "host_error");
+}
+
 macro_rules! engine_suite {
     ($name:ident, $kind:expr) => {
         mod $name {
@@ -329,6 +346,10 @@ macro_rules! engine_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn session_rate_limit_holds() {
                 super::session_rate_limit_holds($kind).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reset_side_ends_session_for_both() {
+                super::reset_side_ends_session_for_both($kind).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn drain_cuts_at_deadline() {

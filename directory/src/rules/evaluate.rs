@@ -259,6 +259,20 @@ fn assess(
     })())
 }
 
+/// The instant of a "Check permissions" query given as date, time and IANA zone (002/004
+/// §5.4: "User, Device, Date, Time, Timezone"). A local time skipped by a DST change resolves
+/// to the instant after the gap; a repeated one to its first occurrence (jiff's "compatible"
+/// rule).
+pub fn instant_of(
+    date: jiff::civil::Date,
+    time: jiff::civil::Time,
+    zone: &str,
+) -> Result<Timestamp, crate::DirectoryError> {
+    let tz = resolve_time_zone(zone)?;
+    tz.to_timestamp(date.to_datetime(time))
+        .map_err(|_| crate::DirectoryError::InvalidSchedule("that local time cannot be resolved"))
+}
+
 /// "Check permissions": the access of `user` for `target` at `at`, each permission Yes/No and
 /// the assignments involved, with why each does or does not apply.
 pub fn check(

@@ -342,3 +342,14 @@ fn overlays_approvers_and_whitelisted_applications() {
     assert!(!c.access.whitelist.enabled && !c.access.confirm.is_required());
     assert!(c.access.allows(Permission::RemoteSession));
 }
+
+#[test]
+fn check_instant_from_date_time_zone() {
+    // 004: "valid at 2022-04-07, 15:57 (Europe/Bucharest)".
+    let t = instant_of(date(2022, 4, 7), time(15, 57, 0, 0), "Europe/Bucharest").unwrap();
+    assert_eq!(t, at("2022-04-07T12:57Z"));
+    // 03:30 does not exist on 2026-03-29 in Bucharest: resolves after the gap.
+    let gap = instant_of(date(2026, 3, 29), time(3, 30, 0, 0), "Europe/Bucharest").unwrap();
+    assert_eq!(gap, at("2026-03-29T01:30Z"));
+    assert!(instant_of(date(2022, 4, 7), time(1, 0, 0, 0), "No/Where").is_err());
+}

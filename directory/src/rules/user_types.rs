@@ -25,6 +25,42 @@ fn active(actor: &Membership) -> Result<(), DirectoryError> {
     }
 }
 
+/// Longest accepted username, in bytes.
+pub const MAX_USERNAME_BYTES: usize = 254;
+
+/// Validates a new username: non-empty, at most 254 bytes, no whitespace or control
+/// characters. `domain\user` forms belong to external methods and are accepted as given.
+/// Uniqueness is the store's job (one index over every tenant).
+pub fn validate_username(name: &str) -> Result<(), DirectoryError> {
+    if name.is_empty() || name.len() > MAX_USERNAME_BYTES {
+        return Err(DirectoryError::NotAllowed(
+            "a username needs 1 to 254 bytes",
+        ));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(DirectoryError::NotAllowed(
+            "a username cannot contain spaces or control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an edit of an identity: the username is immutable (002/004: "non-editable").
+pub fn check_user_update(old: &User, new: &User) -> Result<(), DirectoryError> {
+    if old.id != new.id {
+        return Err(DirectoryError::NotAllowed("a user's id is fixed"));
+    }
+    if old.username != new.username {
+        return Err(DirectoryError::NotAllowed("the username cannot be changed"));
+    }
+    if old.primary_tenant != new.primary_tenant {
+        return Err(DirectoryError::NotAllowed(
+            "the primary account cannot be changed",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `actor` may invite users ("Group manager or higher can invite users") with type
 /// `as_type`: nobody invites above their own type, and nobody invites an owner.
 pub fn can_invite(actor: &Membership, as_type: UserType) -> Result<(), DirectoryError> {
@@ -319,6 +355,17 @@ mod tests {
             .map(|t| Membership::invited(*t, id, None, Timestamp::UNIX_EPOCH))
             .collect();
         assert_eq!(removal_cascade(&user, &ms, second), vec![second]);
+        // 002/004 §2.3: Username: "unique identifier used to log in", non-editable.
+        let mut renamed = user.clone();
+        renamed.username = "bob".into();
+        assert!(check_user_update(&user, &renamed).is_err());
+        let mut other = user.clone();
+        other.first_name = "Ana".into();
+        check_user_update(&user, &other).unwrap();
+        validate_username("ana.pop@example.com").unwrap();
+        validate_username("CORP\\ana").unwrap();
+        assert!(validate_username("ana pop").is_err());
+        assert!(validate_username("").is_err());
         assert_eq!(
             removal_cascade(&user, &ms, primary),
             vec![primary, second, third]

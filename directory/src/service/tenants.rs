@@ -3,7 +3,7 @@
 
 use super::audit::append;
 use super::codec::{Rec, Tx, read_known};
-use super::users::{NewUser, new_identity};
+use super::users::{NewUser, new_identity, undo_identity};
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{AuditKind, EVERYONE, EVERYTHING, Quotas, Tenant, TenantId, User, UserId};
@@ -82,7 +82,17 @@ impl Directory {
             format!("account {:?} created", built.tenant.name),
             None,
         )?;
-        let version = tx.commit(&*self.store).await?;
+        let version = match tx.commit(&*self.store).await {
+            Ok(v) => v,
+            Err(e) => {
+                undo_identity(self, &owner, id).await;
+                let _ = self
+                    .store
+                    .delete(&Scope::global(), &keys::tenant_entry(id))
+                    .await;
+                return Err(e);
+            }
+        };
         let mut tenant = built.tenant;
         tenant.version = version;
         Ok((tenant, owner))

@@ -96,7 +96,20 @@ async fn actor_membership(
                 }
                 e => e,
             }),
-        None => Ok(None),
+        None if actor.audit == crate::model::AuditActor::System => Ok(None),
+        None => Err(DirectoryError::NotAllowed("only users manage users")),
+    }
+}
+
+/// Best-effort removal of a just-created identity whose tenant write failed, so its username
+/// is not left claimed by an identity without a membership.
+pub(crate) async fn undo_identity(d: &Directory, user: &User, tenant: TenantId) {
+    let mut g = Tx::new(Scope::global());
+    g.delete(&keys::user(user.id));
+    g.delete(&keys::username(&user.username));
+    g.delete(&keys::user_membership(user.id, tenant));
+    if let Err(e) = g.commit(&*d.store).await {
+        tracing::warn!(user = %user.id, error = %e, "could not undo a half-created identity");
     }
 }
 
@@ -217,7 +230,10 @@ impl Directory {
             format!("user {:?} created as {user_type:?}", user.username),
             None,
         )?;
-        tx.commit(&*self.store).await?;
+        if let Err(e) = tx.commit(&*self.store).await {
+            undo_identity(self, &user, tenant).await;
+            return Err(e);
+        }
         Ok(user)
     }
 

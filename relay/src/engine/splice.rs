@@ -12,6 +12,10 @@
 //! on until its own EOF. When the pool cannot lend a pipe (bound reached, kernel pipe budget
 //! spent, fd limit) the direction continues with the `copy` pump and the session is counted
 //! in `switchboard_relay_splice_fallback_total`.
+//!
+//! splice(2) into a socket whose peer is gone fails with `EPIPE` and, unlike `send`, does not
+//! pass `MSG_NOSIGNAL`: it relies on `SIGPIPE` being ignored, which the Rust runtime does
+//! before `main`.
 
 use std::io;
 use std::os::fd::AsFd;

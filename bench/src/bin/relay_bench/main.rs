@@ -81,6 +81,9 @@ enum Command {
         /// Comma-separated subset of bulk,rtt,many,interactive,memory.
         #[arg(long, default_value = "bulk,rtt,many,interactive")]
         tests: String,
+        /// Idle-session counts for `memory` (default 10000,50000; quick 2000,5000).
+        #[arg(long)]
+        memory_steps: Option<String>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -200,6 +203,7 @@ fn main() -> anyhow::Result<()> {
             pid,
             quick,
             tests,
+            memory_steps,
             out,
         } => {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -223,7 +227,12 @@ fn main() -> anyhow::Result<()> {
                 secret: parse_secret(&secret)?,
                 relay_id,
             };
-            let result = rt.block_on(run(target, mode, cfg, pid, quick, &tests))?;
+            let mut sizes = Sizes::new(quick);
+            if let Some(steps) = memory_steps {
+                sizes.memory_steps =
+                    steps.split(',').map(|s| s.trim().parse::<usize>()).collect::<Result<_, _>>()?;
+            }
+            let result = rt.block_on(run(target, mode, cfg, pid, quick, sizes, &tests))?;
             std::fs::write(&out, serde_json::to_string_pretty(&result)?)?;
             Ok(())
         }
@@ -236,9 +245,9 @@ async fn run(
     cfg: DialerConfig,
     pid: Option<u32>,
     quick: bool,
+    sizes: Sizes,
     tests: &str,
 ) -> anyhow::Result<TargetResult> {
-    let sizes = Sizes::new(quick);
     let dialer = Arc::new(Dialer::new(cfg).await?);
     let mut r = TargetResult { target: target.clone(), mode: format!("{mode:?}"), quick, ..Default::default() };
     let wants = |t: &str| tests.split(',').any(|x| x.trim() == t);
