@@ -14,7 +14,8 @@
 //!
 //! - `frame`: the 8-byte versioned header and `FrameDecoder` (length checked before allocating).
 //! - `message`, `message_fields`: `ControlMessage` with stable type numbers and its layout.
-//! - `error_code`: the stable `ErrorCode` table every refusal carries.
+//! - `error_code`: the stable `ErrorCode` table every refusal carries; `error`: `CodecError`,
+//!   the crate's one error type gathering each layer's own.
 //! - `ids`, `permissions`: 16-byte ids, `RelayId`, `Side`, `Permission` and `PermissionSet`.
 //! - `ticket`: ed25519-signed `SessionTicket`, `TicketSigner`, `TicketVerifier`.
 //! - `relay_handshake`: `RelayAcceptor` / `RelayConnector`.
@@ -34,6 +35,7 @@
 pub mod control_acceptor;
 pub mod control_connector;
 pub mod control_handshake;
+pub mod error;
 pub mod error_code;
 pub mod frame;
 pub mod ids;
@@ -49,6 +51,7 @@ mod wire;
 pub use control_acceptor::{ControlAcceptor, ControlAcceptorEvent};
 pub use control_connector::{ControlConnector, ControlConnectorEvent, ControlCredentials};
 pub use control_handshake::{ControlConfig, ControlHandshakeError, ControlPeer};
+pub use error::CodecError;
 pub use error_code::ErrorCode;
 pub use frame::{Frame, FrameDecoder, FrameError, FrameKind};
 pub use ids::{DeviceId, RelayId, SessionId, Side, TenantId, UserId};

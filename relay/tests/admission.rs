@@ -437,8 +437,8 @@ async fn splice_without_pipes_falls_back_to_copy() {
     let total = 4u64 << 20;
     let (p1, p2) = (Pattern::new(1), Pattern::new(2));
     let (a, b, c, d) = tokio::join!(
-        p1.write(&mut hw, total),
-        p2.write(&mut gw, total),
+        p1.write_then_close(&mut hw, total),
+        p2.write_then_close(&mut gw, total),
         p1.check(&mut gr),
         p2.check(&mut hr),
     );
@@ -486,7 +486,10 @@ async fn handshake_cap_gives_relay_full() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     // ...so the next one is told relay_full at once.
     let mut next = connect(relay.addr(), None).await;
-    assert_eq!(close_code(&read_until_close(&mut next).await), ErrorCode::RelayFull);
+    assert_eq!(
+        close_code(&read_until_close(&mut next).await),
+        ErrorCode::RelayFull
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,8 +507,8 @@ async fn many_sessions_pair_and_forward_at_once() {
             let total = 64 * 1024 + i as u64;
             let (p1, p2) = (Pattern::new(3), Pattern::new(4));
             let (a, b, c, d) = tokio::join!(
-                p1.write(&mut hw, total),
-                p2.write(&mut gw, total),
+                p1.write_then_close(&mut hw, total),
+                p2.write_then_close(&mut gw, total),
                 p1.check(&mut gr),
                 p2.check(&mut hr),
             );
@@ -527,5 +530,8 @@ async fn many_sessions_pair_and_forward_at_once() {
         assert_eq!(r.close_reason, "peer_closed");
         ended += 1;
     }
-    eventually(Duration::from_secs(5), || relay.handle.active_sessions() == 0).await;
+    eventually(Duration::from_secs(5), || {
+        relay.handle.active_sessions() == 0
+    })
+    .await;
 }

@@ -116,8 +116,8 @@ async fn large_transfer_both_ways(kind: EngineKind) {
     let (mut hr, mut hw) = h.into_split();
     let (mut gr, mut gw) = g.into_split();
     let started = Instant::now();
-    let up = tokio::spawn(async move { Pattern::new(1).write(&mut hw, total).await });
-    let down = tokio::spawn(async move { Pattern::new(2).write(&mut gw, total).await });
+    let up = tokio::spawn(async move { Pattern::new(1).write_then_close(&mut hw, total).await });
+    let down = tokio::spawn(async move { Pattern::new(2).write_then_close(&mut gw, total).await });
     let at_guest = tokio::spawn(async move { Pattern::new(1).check(&mut gr).await });
     let at_host = tokio::spawn(async move { Pattern::new(2).check(&mut hr).await });
     up.await.unwrap().unwrap();
@@ -309,7 +309,10 @@ async fn reset_side_ends_session_for_both(kind: EngineKind) {
     let r = tokio::time::timeout(Duration::from_secs(5), g.read(&mut b))
         .await
         .expect("guest told within 5 s");
-    assert!(matches!(r, Ok(0) | Err(_)), "guest sees EOF or reset, got {r:?}");
+    assert!(
+        matches!(r, Ok(0) | Err(_)),
+        "guest sees EOF or reset, got {r:?}"
+    );
     let rec = relay.next_record().await;
     assert_eq!(rec.close_reason, "host_error");
 }

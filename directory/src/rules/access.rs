@@ -164,6 +164,47 @@ impl Access {
     }
 }
 
+/// Features an endpoint (Guest or Host) advertises. 002/004: connections are **denied** when
+/// an applicable assignment enables a feature the client does not support (confirm access from
+/// 12.67/12.70, confirm via email from 12.82, whitelisting from 12.74 in the products we
+/// replace; here the agent advertises the features instead of a version).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ClientFeatures {
+    /// Supports the host-side confirm-access prompt.
+    pub confirm_prompt: bool,
+    /// Supports waiting for confirm-access-by-email.
+    pub confirm_email: bool,
+    /// Supports whitelisted-application sessions.
+    pub whitelist: bool,
+}
+
+/// The feature a session needs and a client lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MissingFeature {
+    /// Confirm access (host prompt).
+    ConfirmPrompt,
+    /// Confirm access via email.
+    ConfirmEmail,
+    /// Whitelisted applications.
+    Whitelist,
+}
+
+impl Access {
+    /// The first feature the overlays need that `client` lacks, if any. Checked for both the
+    /// Guest and the Host, before the session is offered; any `Some` denies the connection.
+    pub fn missing_feature(&self, client: ClientFeatures) -> Option<MissingFeature> {
+        if self.confirm.host_prompt && !client.confirm_prompt {
+            Some(MissingFeature::ConfirmPrompt)
+        } else if self.confirm.email && !client.confirm_email {
+            Some(MissingFeature::ConfirmEmail)
+        } else if self.whitelist.enabled && !client.whitelist {
+            Some(MissingFeature::Whitelist)
+        } else {
+            None
+        }
+    }
+}
+
 /// What one role contributes, in `Copy` form.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Overlay {
@@ -204,6 +245,33 @@ impl Overlay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsupported_features_deny() {
+        // 002/004 §5.5: "For older Guests and Hosts, the connection between them is denied if
+        // the Confirm Access feature is enabled in any of their role assignments."
+        let mut a = Access::default();
+        assert_eq!(a.missing_feature(ClientFeatures::default()), None);
+        a.confirm.email = true;
+        let old = ClientFeatures {
+            confirm_prompt: true,
+            ..Default::default()
+        };
+        assert_eq!(a.missing_feature(old), Some(MissingFeature::ConfirmEmail));
+        a.whitelist.enabled = true;
+        let newer = ClientFeatures {
+            confirm_prompt: true,
+            confirm_email: true,
+            whitelist: false,
+        };
+        assert_eq!(a.missing_feature(newer), Some(MissingFeature::Whitelist));
+        let all = ClientFeatures {
+            confirm_prompt: true,
+            confirm_email: true,
+            whitelist: true,
+        };
+        assert_eq!(a.missing_feature(all), None);
+    }
 
     #[test]
     fn session_gate_honours_exceptions_only_when_the_host_reports_state() {

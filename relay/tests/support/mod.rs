@@ -263,7 +263,7 @@ impl Pattern {
         &self.table[i..i + len]
     }
 
-    /// Writes `total` pattern bytes, then shuts down the write side.
+    /// Writes `total` pattern bytes (the write side stays open).
     pub async fn write<W: AsyncWriteExt + Unpin>(
         &self,
         w: &mut W,
@@ -275,6 +275,16 @@ impl Pattern {
             w.write_all(self.at(off, len)).await?;
             off += len as u64;
         }
+        Ok(())
+    }
+
+    /// Writes `total` pattern bytes, then shuts down the write side.
+    pub async fn write_then_close<W: AsyncWriteExt + Unpin>(
+        &self,
+        w: &mut W,
+        total: u64,
+    ) -> anyhow::Result<()> {
+        self.write(w, total).await?;
         w.shutdown().await?;
         Ok(())
     }
