@@ -1,10 +1,54 @@
 //! The broker's control-plane actors and their supervision.
 //!
-//! `TenantActor` holds a tenant's compiled policy snapshot, quotas and rate limits;
-//! `DeviceActor` (one per connected Host) tracks presence and delivers offers; `SessionActor`
-//! (one per session) runs the session state machine with its timers and audit records; the relay
-//! registry picks a relay for each session.
+//! `TenantActor` holds a tenant's compiled policy snapshot, quotas and rate limits and runs its
+//! OnDemand queue; `DeviceActor` (one per connected Host) tracks presence and delivers offers;
+//! `SessionActor` (one per session) runs the session state machine with its timers and audit
+//! records; the relay registry picks a relay for each session. The broker talks to all of them
+//! through [`Hub`].
 //!
 //! Actors carry control, never payload, and parse no bytes: the broker decodes, the relay moves
-//! session bytes.
+//! session bytes. Mailbox growth is bounded by admission control (per-tenant rate limits and
+//! session quotas, queue caps, bounded connection writers); every background task of an actor is
+//! aborted with its state; no lock is held across an await.
+//!
+//! # Layout
+//!
+//! - `hub`: [`Hub`], the broker's API (connect a Host, request a session, forward events,
+//!   OnDemand), and the shared tables.
+//! - `tenant`, `policy`, `ondemand`: the tenant actor, its policy cell, its OnDemand queue.
+//! - `device`: the device actor. `presence`: [`PresenceStore`] and its in-memory implementation.
+//! - `session`: the session actor and its state machine; [`SessionEvent`], [`RelayRecord`].
+//! - `supervisor`: cleanup after an actor fails.
+//! - `relay_registry`: [`RelayRegistry`] and [`InMemoryRelays`].
+//! - `audit`: [`AuditSink`] and [`DirectoryAudit`].
+//! - `config`, `counts`, `rate_limit`, `ids`, `metrics`, `error`: the small parts.
 #![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod config;
+pub mod counts;
+mod device;
+pub mod error;
+pub mod hub;
+pub mod ids;
+pub mod metrics;
+mod ondemand;
+pub mod policy;
+pub mod presence;
+pub mod rate_limit;
+pub mod relay_registry;
+pub mod session;
+mod supervisor;
+pub mod tenant;
+
+pub use audit::{AuditSink, DirectoryAudit};
+pub use config::ActorConfig;
+pub use counts::{ActorKind, CountSnapshot};
+pub use error::ActorError;
+pub use hub::{DeviceConnection, DeviceRef, GuestLink, Hub, HubDeps, SessionRequest};
+pub use ondemand::{OnDemandAgent, QueueItem, QueueView};
+pub use presence::{InMemoryPresence, PresenceEntry, PresenceStore};
+pub use relay_registry::{InMemoryRelays, RelayChoice, RelayInfo, RelayRegistry};
+pub use session::{RelayRecord, SessionEvent, SessionPhase};
+pub use switchboard_directory::rules::access::HostState;
+pub use tenant::TenantHandle;

@@ -74,8 +74,9 @@ log "open files limit: $(ulimit -n)"
 # Idle-memory steps: 10,000 and 50,000 sessions (quick: 2,000 and 5,000), capped by what the
 # open-files limit allows (each session is 2 sockets in the relay and 2 in the driver).
 if [ -n "$QUICK" ]; then STEPS=(2000 5000); else STEPS=(10000 50000); fi
-CAP=$(( ($(ulimit -n) - 300) / 2 ))
+CAP=$(( ($(ulimit -n) - 1200) / 2 ))
 MEM_STEPS=""
+HAP_MAXCONN=$(( CAP < 250000 ? CAP + 50 : 250000 ))
 for s in "${STEPS[@]}"; do
     [ "$s" -gt "$CAP" ] && { log "memory step $s exceeds the fd limit; using $CAP"; s=$CAP; }
     case ",$MEM_STEPS," in *",$s,"*) ;; *) MEM_STEPS="${MEM_STEPS:+$MEM_STEPS,}$s" ;; esac
@@ -121,16 +122,17 @@ start_relay() { # engine quic(0|1) -> sets SPID
     RUST_LOG=warn "${RELAY_CMD[@]}" "$cfg" 2>"$WORK/relay-$engine.log" &
     SPID=$!
     PIDS+=("$SPID")
-    wait_port t "$RELAY_PORT"
-    if [ "$quic" = 1 ]; then wait_port u "$RELAY_PORT"; fi
+    wait_port t "$RELAY_PORT" || return 1
+    if [ "$quic" = 1 ]; then wait_port u "$RELAY_PORT" || return 1; fi
 }
 
-start_haproxy() { # splice(0|1) -> sets SPID
-    local cfg="$WORK/haproxy.cfg" splice=""
+start_haproxy() { # splice(0|1) maxconn maxpipes -> sets SPID
+    local cfg="$WORK/haproxy.cfg" splice="" HAP_MAXCONN="$2"
     [ "$1" = 1 ] && splice=$'    option splice-request\n    option splice-response'
     cat >"$cfg" <<EOF
 global
-    maxconn 250000
+    maxconn $HAP_MAXCONN
+    maxpipes $3
 defaults
     mode tcp
     timeout connect 10s
@@ -139,14 +141,14 @@ defaults
 $splice
 frontend relay
     bind 127.0.0.1:$PROXY_PORT
-    maxconn 250000
+    maxconn $HAP_MAXCONN
     default_backend driver
 backend driver
     balance roundrobin
-    server s2 127.0.0.1:$BACKEND_PORT source 127.0.0.2 maxconn 250000
-    server s3 127.0.0.1:$BACKEND_PORT source 127.0.0.3 maxconn 250000
-    server s4 127.0.0.1:$BACKEND_PORT source 127.0.0.4 maxconn 250000
-    server s5 127.0.0.1:$BACKEND_PORT source 127.0.0.5 maxconn 250000
+    server s2 127.0.0.1:$BACKEND_PORT source 127.0.0.2 maxconn $HAP_MAXCONN
+    server s3 127.0.0.1:$BACKEND_PORT source 127.0.0.3 maxconn $HAP_MAXCONN
+    server s4 127.0.0.1:$BACKEND_PORT source 127.0.0.4 maxconn $HAP_MAXCONN
+    server s5 127.0.0.1:$BACKEND_PORT source 127.0.0.5 maxconn $HAP_MAXCONN
 EOF
     haproxy -db -f "$cfg" 2>"$WORK/haproxy.log" &
     SPID=$!
@@ -188,29 +190,31 @@ for t in "${LIST[@]}"; do
         splice|uring|copy|uring-zc)
             engine="${t%-zc}"
             if [ "$t" = uring-zc ]; then export SWITCHBOARD_URING_SEND_ZC=65536; fi
-            start_relay "$engine" 0
+            if ! start_relay "$engine" 0; then log "relay did not start: $(tail -3 "$WORK/relay-$engine.log")"; stop; continue; fi
             drive "$t" switchboard "$PERF" "$WORK/$t.json" --addr "127.0.0.1:$RELAY_PORT" --pid "$SPID"
             stop
             if [ "$t" != uring-zc ]; then
-                start_relay "$engine" 0
+                if ! start_relay "$engine" 0; then stop; continue; fi
                 drive "$t" switchboard memory "$WORK/$t.mem.json" --addr "127.0.0.1:$RELAY_PORT" \
                     --pid "$SPID" --memory-steps "$MEM_STEPS"
                 stop
             fi
             unset SWITCHBOARD_URING_SEND_ZC ;;
         quic)
-            start_relay copy 1
+            if ! start_relay copy 1; then log "relay did not start: $(tail -3 "$WORK/relay-copy.log")"; stop; continue; fi
             drive quic quic "$PERF" "$WORK/quic.json" --addr "127.0.0.1:$RELAY_PORT" \
                 --quic-addr "127.0.0.1:$RELAY_PORT" --cert-der "$WORK/cert/cert.der" --pid "$SPID"
             stop ;;
         haproxy-splice|haproxy)
             command -v haproxy >/dev/null || { log "no haproxy"; continue; }
             sp=0; [ "$t" = haproxy-splice ] && sp=1
-            start_haproxy "$sp"
+            # Performance run: room for the 1,000-session tests and HAProxy's default pipes.
+            if ! start_haproxy "$sp" 4000 1000; then log "haproxy did not start: $(tail -2 "$WORK/haproxy.log")"; stop; continue; fi
             drive "$t" proxy "$PERF" "$WORK/$t.json" --addr "127.0.0.1:$PROXY_PORT" \
                 --backend "127.0.0.1:$BACKEND_PORT" --pid "$SPID"
             stop
-            start_haproxy "$sp"
+            # Memory run: as many connections as the fd limit allows, few pipes (idle sessions).
+            if ! start_haproxy "$sp" "$HAP_MAXCONN" 256; then stop; continue; fi
             drive "$t" proxy memory "$WORK/$t.mem.json" --addr "127.0.0.1:$PROXY_PORT" \
                 --backend "127.0.0.1:$BACKEND_PORT" --pid "$SPID" --memory-steps "$MEM_STEPS"
             stop ;;

@@ -1,17 +1,18 @@
 //! `switchboard`: the server binary (`serve` all-in-one, `relay` alone, `admin` client).
 //!
 //! `switchboard relay` runs a relay node from a TOML file plus flags (`--check-config` checks
-//! and exits). `switchboard serve` is, for now, an in-process relay with a signing key the
-//! binary generates and keeps in its data directory; the broker will replace it.
+//! and exits). `switchboard serve` runs the broker's admin half (configuration from
+//! `--config` + `SWITCHBOARD_*` env + flags, first-start bootstrap, control certificate, ticket
+//! keys, admin API and `/metrics`) and an in-process relay accepting the broker's ticket keys;
+//! the control listeners come next. `switchboard admin` is the admin API's command-line client.
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use switchboard_codec::TicketSigner;
 use switchboard_relay::config::{BrokerKey, SinkKind, parse_key_hex};
 use switchboard_relay::record::{NullSink, RecordSink};
 use switchboard_relay::{ChannelSink, EngineKind, RedisSink, RelayConfig, RelayHandle};
@@ -33,22 +34,93 @@ enum Command {
     Serve(ServeArgs),
     /// Run a relay node on its own.
     Relay(RelayArgs),
+    /// Administer a running broker through its admin API.
+    Admin(switchboard_broker::admin_cli::AdminArgs),
 }
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Directory for state (the relay ticket-signing key lives here).
-    #[arg(long, default_value = "switchboard-data")]
-    data_dir: PathBuf,
-    /// Relay TCP listen address (repeatable).
-    #[arg(long = "relay-listen", default_value = "0.0.0.0:5656")]
+    /// Broker TOML configuration (see ops/examples/switchboard.toml).
+    #[arg(long, short = 'c', env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Check the configuration, print a summary and exit.
+    #[arg(long)]
+    check_config: bool,
+    /// Directory for state (directory file, certificate, ticket keys); default ./switchboard-data.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Directory: "redb", "redb:PATH" or a redis:// URL.
+    #[arg(long)]
+    directory: Option<String>,
+    /// Admin API address (default 127.0.0.1:8080).
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
+    /// Control TCP/TLS listen address (repeatable; default 0.0.0.0:5655).
+    #[arg(long)]
+    control_listen: Vec<SocketAddr>,
+    /// Control QUIC listen address (repeatable; default 0.0.0.0:5655).
+    #[arg(long)]
+    control_quic_listen: Vec<SocketAddr>,
+    /// Log format: text or json.
+    #[arg(long, value_parser = ["text", "json"])]
+    log_format: Option<String>,
+    /// First tenant's name (first start only).
+    #[arg(long)]
+    bootstrap_tenant: Option<String>,
+    /// First owner's username (first start only).
+    #[arg(long)]
+    bootstrap_owner: Option<String>,
+    /// First owner's password (first start only; else SWITCHBOARD_BOOTSTRAP_PASSWORD, else
+    /// generated and printed once).
+    #[arg(long)]
+    bootstrap_password: Option<String>,
+    /// Relay TCP listen address (repeatable; default: the [relay] table, else 0.0.0.0:5656).
+    #[arg(long = "relay-listen")]
     relay_listen: Vec<SocketAddr>,
-    /// Relay QUIC (UDP) listen address (repeatable).
-    #[arg(long = "relay-quic-listen", default_value = "0.0.0.0:5656")]
+    /// Relay QUIC (UDP) listen address (repeatable; default as above).
+    #[arg(long = "relay-quic-listen")]
     relay_quic_listen: Vec<SocketAddr>,
-    /// Metrics endpoint address.
+    /// Relay metrics endpoint address (in `serve`, `/metrics` of the admin API already shows
+    /// every metric of the process).
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    /// File + `SWITCHBOARD_*` env + these flags, validated.
+    fn broker_config(&self) -> anyhow::Result<switchboard_broker::config::BrokerConfig> {
+        use switchboard_broker::config::{BrokerConfig, LogFormat, Overrides};
+        let text = match &self.config {
+            Some(p) => Some(
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let flags = Overrides {
+            data_dir: self.data_dir.clone(),
+            directory: self.directory.clone(),
+            admin_listen: self.admin_listen,
+            control_listen: self.control_listen.clone(),
+            control_quic_listen: self.control_quic_listen.clone(),
+            log_format: self.log_format.as_deref().map(|f| {
+                if f == "json" {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Text
+                }
+            }),
+            bootstrap_tenant: self.bootstrap_tenant.clone(),
+            bootstrap_owner: self.bootstrap_owner.clone(),
+            bootstrap_password: self.bootstrap_password.clone(),
+        };
+        let env = |k: &str| std::env::var(k).ok();
+        let cfg = BrokerConfig::load(text.as_deref(), &env, &flags);
+        match (&self.config, cfg) {
+            (Some(p), Err(e)) => Err(anyhow::anyhow!("{}: {e}", p.display())),
+            (None, Err(e)) => Err(e.into()),
+            (_, Ok(c)) => Ok(c),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -92,12 +164,22 @@ fn parse_broker_key(s: &str) -> Result<BrokerKey, String> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    let json_logs = match &cli.command {
+        Command::Serve(a) => {
+            a.broker_config()?.log.format == switchboard_broker::config::LogFormat::Json
+        }
+        _ => false,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if json_logs {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     if rustls::crypto::ring::default_provider()
         .install_default()
         .is_err()
@@ -113,7 +195,15 @@ fn main() -> anyhow::Result<()> {
             }
             runtime()?.block_on(run_relay(cfg, None))
         }
-        Command::Serve(args) => runtime()?.block_on(serve(args)),
+        Command::Serve(args) => {
+            let cfg = args.broker_config()?;
+            if args.check_config {
+                println!("{}", cfg.summary());
+                return Ok(());
+            }
+            runtime()?.block_on(serve(args, cfg))
+        }
+        Command::Admin(args) => Ok(runtime()?.block_on(switchboard_broker::admin_cli::run(args))?),
     }
 }
 
@@ -220,25 +310,61 @@ async fn wait_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// For now: an in-process relay whose ticket-signing key is generated once and kept in the
-/// data directory. Session records are logged.
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let signer = load_or_create_signer(&args.data_dir.join("relay-signing.key"))?;
+/// The admin half of the broker (directory, first-start bootstrap, control certificate,
+/// ticket keys, admin API and `/metrics`) plus an in-process relay that accepts the broker's
+/// ticket keys. The control listeners and actors are not wired yet. Session records are logged.
+async fn serve(
+    args: ServeArgs,
+    broker: switchboard_broker::config::BrokerConfig,
+) -> anyhow::Result<()> {
+    // One Prometheus recorder for the whole process, with the broker's and the relay's buckets.
+    let _ = switchboard_broker::metrics::prometheus_handle();
+    let sessions = Arc::new(switchboard_broker::sessions::NoSessions);
+    let started = switchboard_broker::app::start(&broker, sessions).await?;
+    if let Some(b) = &started.bootstrapped {
+        println!(
+            "first start: created tenant {:?} ({}) with owner {:?}",
+            b.tenant.name, b.tenant.id, b.owner.username
+        );
+        if let Some(p) = &b.generated_password {
+            println!(
+                "one-time bootstrap password for {:?}: {p}",
+                b.owner.username
+            );
+            println!("(shown once: log in and change it)");
+        }
+    }
     println!(
-        "relay ticket key id {} public key {}",
-        signer.key_id(),
-        hex::encode(signer.public_key())
+        "control certificate sha256 fingerprint {}{}",
+        started.cert.fingerprint,
+        if started.cert.generated {
+            " (generated now)"
+        } else {
+            ""
+        }
     );
-    let mut cfg = RelayConfig::new(
-        1,
-        vec![BrokerKey {
-            id: signer.key_id(),
-            public_key: signer.public_key(),
-        }],
+    for k in started.tickets.broker_keys() {
+        println!(
+            "relay ticket key id {} public key {}",
+            k.id,
+            hex::encode(k.public_key)
+        );
+    }
+    println!(
+        "admin API on {}://{}",
+        if started.admin.tls { "https" } else { "http" },
+        started.admin.addr
     );
-    cfg.listen = args.relay_listen;
-    cfg.quic_listen = args.relay_quic_listen;
-    cfg.metrics_listen = args.metrics_listen;
+    let mut cfg = broker.relay_config(1, started.tickets.broker_keys())?;
+    if !args.relay_listen.is_empty() {
+        cfg.listen = args.relay_listen;
+    }
+    if !args.relay_quic_listen.is_empty() {
+        cfg.quic_listen = args.relay_quic_listen;
+    }
+    if args.metrics_listen.is_some() {
+        cfg.metrics_listen = args.metrics_listen;
+    }
     cfg.validate()?;
     let (sink, mut records) = ChannelSink::new(4096);
     tokio::spawn(async move {
@@ -249,30 +375,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 "session ended");
         }
     });
-    run_relay(cfg, Some(Arc::new(sink))).await
-}
-
-/// Reads the 32-byte signing secret (hex) from `path`, or creates it (mode 0600).
-fn load_or_create_signer(path: &Path) -> anyhow::Result<TicketSigner> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        let secret =
-            parse_key_hex(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        return Ok(TicketSigner::new(1, secret));
-    }
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random key: {e}"))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(f, "{}", hex::encode(secret))?;
-    tracing::info!(path = %path.display(), "generated a relay ticket-signing key");
-    Ok(TicketSigner::new(1, secret))
+    let result = run_relay(cfg, Some(Arc::new(sink))).await;
+    drop(started);
+    result
 }

@@ -2,7 +2,7 @@
 //! benchmark when the `switchboard` binary in this tree has no `relay` subcommand yet.
 //!
 //! It does what `switchboard relay --config FILE` does: install rustls' ring provider, start
-//! the relay (TCP listeners, and QUIC listeners from `quic_listen`), and run until SIGINT or
+//! the relay (TCP and QUIC listeners), and run until SIGINT or
 //! SIGTERM, then drain. It adds no behaviour of its own; the bench script prefers the real
 //! binary when it has the subcommand.
 
@@ -19,13 +19,16 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let path = std::env::args().nth(1).context("usage: relay_host CONFIG.toml")?;
+    let path = std::env::args()
+        .nth(1)
+        .context("usage: relay_host CONFIG.toml")?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
     let cfg = switchboard_relay::RelayConfig::from_toml_str(&text)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let relay = switchboard_relay::RelayHandle::start(cfg, Arc::new(switchboard_relay::NullSink)).await?;
-        let _quic = switchboard_relay::quic::serve_configured(&relay)?;
+        let relay =
+            switchboard_relay::RelayHandle::start(cfg, Arc::new(switchboard_relay::NullSink))
+                .await?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}

@@ -40,7 +40,11 @@ pub(crate) struct End {
 fn tcp_end(s: TcpStream) -> End {
     let _ = s.set_nodelay(true);
     let (r, w) = s.into_split();
-    End { r: Box::new(r), w: Box::new(w), _keep: None }
+    End {
+        r: Box::new(r),
+        w: Box::new(w),
+        _keep: None,
+    }
 }
 
 /// How pairs are made.
@@ -92,7 +96,9 @@ impl Dialer {
         }
         let quic = match cfg.mode {
             Mode::Quic => {
-                let der = cfg.quic_cert_der.context("quic needs the relay certificate")?;
+                let der = cfg
+                    .quic_cert_der
+                    .context("quic needs the relay certificate")?;
                 Some(quic_client(der)?)
             }
             _ => None,
@@ -171,7 +177,11 @@ impl Dialer {
                 (Some(ep), Some(addr)) => {
                     let conn = ep.connect(addr, "localhost")?.await?;
                     let (send, recv) = conn.open_bi().await?;
-                    let mut e = End { r: Box::new(recv), w: Box::new(send), _keep: Some(conn) };
+                    let mut e = End {
+                        r: Box::new(recv),
+                        w: Box::new(send),
+                        _keep: Some(conn),
+                    };
                     bind(&mut e, Side::Guest, guest_ticket).await?;
                     Ok(e)
                 }
@@ -237,14 +247,20 @@ async fn connect_from(target: SocketAddr, n: u64) -> anyhow::Result<TcpStream> {
     let s = TcpSocket::new_v4()?;
     let src: SocketAddr = SocketAddr::from(([127, 0, 0, 2 + (n % 8) as u8], 0));
     s.bind(src)?;
-    let stream = s.connect(target).await.with_context(|| format!("connect {target}"))?;
+    let stream = s
+        .connect(target)
+        .await
+        .with_context(|| format!("connect {target}"))?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
 
 /// Runs the relay bind handshake on `e` until `Ready`.
 async fn bind(e: &mut End, side: Side, ticket: Bytes) -> anyhow::Result<()> {
-    let cfg = RelayHandshakeConfig { max_frame: 64 * 1024, bind_timeout: Duration::from_secs(30) };
+    let cfg = RelayHandshakeConfig {
+        max_frame: 64 * 1024,
+        bind_timeout: Duration::from_secs(30),
+    };
     let now = tokio::time::Instant::now().into_std();
     let mut hs = RelayConnector::new(side, ticket, cfg, now);
     while let Some(b) = hs.poll_transmit() {
@@ -274,8 +290,9 @@ async fn bind(e: &mut End, side: Side, ticket: Bytes) -> anyhow::Result<()> {
 fn quic_client(cert_der: Vec<u8>) -> anyhow::Result<quinn::Endpoint> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(rustls::pki_types::CertificateDer::from(cert_der))?;
-    let mut crypto =
-        rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let mut crypto = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     crypto.alpn_protocols = vec![crate::QUIC_ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto)?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));

@@ -48,7 +48,11 @@ pub(crate) async fn interactive(
     let mut readers = Vec::new();
     for (i, (c, s)) in pairs.into_iter().enumerate() {
         for (j, end) in [c, s].into_iter().enumerate() {
-            let End { r: mut rd, w: mut wr, _keep: keep } = end;
+            let End {
+                r: mut rd,
+                w: mut wr,
+                _keep: keep,
+            } = end;
             // Spread the first frames over one frame interval.
             let phase = Duration::from_secs_f64(((i * 2 + j) % 97) as f64 / 97.0 / FPS);
             senders.push(tokio::spawn(async move {
@@ -125,7 +129,11 @@ pub(crate) struct Memory {
 
 /// Opens idle sessions up to each count in `steps` (cumulative) and reports the relay's RSS
 /// growth per session at each step.
-pub(crate) async fn memory(d: &Arc<Dialer>, pid: u32, steps: &[usize]) -> anyhow::Result<Vec<Memory>> {
+pub(crate) async fn memory(
+    d: &Arc<Dialer>,
+    pid: u32,
+    steps: &[usize],
+) -> anyhow::Result<Vec<Memory>> {
     let rss0 = rss_bytes(pid);
     let mut held = Vec::new();
     let mut out = Vec::new();
@@ -141,7 +149,11 @@ pub(crate) async fn memory(d: &Arc<Dialer>, pid: u32, steps: &[usize]) -> anyhow
             rss_after: rss,
             bytes_per_session: (rss as f64 - rss0 as f64) / held.len().max(1) as f64,
         });
-        eprintln!("  memory: {} sessions, {:.0} B/session", held.len(), out.last().map_or(0.0, |m| m.bytes_per_session));
+        eprintln!(
+            "  memory: {} sessions, {:.0} B/session",
+            held.len(),
+            out.last().map_or(0.0, |m| m.bytes_per_session)
+        );
     }
     drop(held);
     Ok(out)

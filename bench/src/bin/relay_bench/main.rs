@@ -190,7 +190,12 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(dir.join("cert.der"), ck.cert.der().as_ref())?;
             Ok(())
         }
-        Command::Report { dir, order, out, markdown } => report::report(&dir, &order, &out, markdown.as_deref()),
+        Command::Report {
+            dir,
+            order,
+            out,
+            markdown,
+        } => report::report(&dir, &order, &out, markdown.as_deref()),
         Command::Run {
             target,
             mode,
@@ -206,7 +211,10 @@ fn main() -> anyhow::Result<()> {
             memory_steps,
             out,
         } => {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
             let mode = match mode {
                 ModeArg::Direct => Mode::Direct,
                 ModeArg::Proxy => Mode::Proxy,
@@ -214,7 +222,9 @@ fn main() -> anyhow::Result<()> {
                 ModeArg::Quic => Mode::Quic,
             };
             let cert = match cert_der {
-                Some(p) => Some(std::fs::read(&p).with_context(|| format!("read {}", p.display()))?),
+                Some(p) => {
+                    Some(std::fs::read(&p).with_context(|| format!("read {}", p.display()))?)
+                }
                 None => None,
             };
             let cfg = DialerConfig {
@@ -229,8 +239,10 @@ fn main() -> anyhow::Result<()> {
             };
             let mut sizes = Sizes::new(quick);
             if let Some(steps) = memory_steps {
-                sizes.memory_steps =
-                    steps.split(',').map(|s| s.trim().parse::<usize>()).collect::<Result<_, _>>()?;
+                sizes.memory_steps = steps
+                    .split(',')
+                    .map(|s| s.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()?;
             }
             let result = rt.block_on(run(target, mode, cfg, pid, quick, sizes, &tests))?;
             std::fs::write(&out, serde_json::to_string_pretty(&result)?)?;
@@ -249,7 +261,12 @@ async fn run(
     tests: &str,
 ) -> anyhow::Result<TargetResult> {
     let dialer = Arc::new(Dialer::new(cfg).await?);
-    let mut r = TargetResult { target: target.clone(), mode: format!("{mode:?}"), quick, ..Default::default() };
+    let mut r = TargetResult {
+        target: target.clone(),
+        mode: format!("{mode:?}"),
+        quick,
+        ..Default::default()
+    };
     let wants = |t: &str| tests.split(',').any(|x| x.trim() == t);
     let note = |r: &mut TargetResult, what: &str, e: anyhow::Error| {
         eprintln!("  {target}: {what} failed: {e:#}");
@@ -278,7 +295,9 @@ async fn run(
     }
     if wants("interactive") {
         eprintln!("  {target}: interactive");
-        match interactive::interactive(&dialer, pid, sizes.inter_sessions, sizes.inter_seconds).await {
+        match interactive::interactive(&dialer, pid, sizes.inter_sessions, sizes.inter_seconds)
+            .await
+        {
             Ok(x) => r.interactive = Some(x),
             Err(e) => note(&mut r, "interactive", e),
         }

@@ -76,7 +76,12 @@ pub(crate) struct Bulk {
 }
 
 /// One session: `bytes` each way (one direction at a time), `reps` times; median Gbit/s.
-pub(crate) async fn bulk(d: &Dialer, pid: Option<u32>, bytes: u64, reps: usize) -> anyhow::Result<Bulk> {
+pub(crate) async fn bulk(
+    d: &Dialer,
+    pid: Option<u32>,
+    bytes: u64,
+    reps: usize,
+) -> anyhow::Result<Bulk> {
     let (c, s) = d.pair().await?;
     let (mut cw, mut cr, mut sw, mut sr) = (c.w, c.r, s.w, s.r);
     // Warm-up: 64 MiB each way.
@@ -115,7 +120,11 @@ pub(crate) struct Rtt {
 /// 64-byte ping-pong, `iters` round trips after 500 warm-up ones.
 pub(crate) async fn rtt(d: &Dialer, iters: u64) -> anyhow::Result<Rtt> {
     let (c, s) = d.pair().await?;
-    let End { r: mut sr, w: mut sw, _keep: sk } = s;
+    let End {
+        r: mut sr,
+        w: mut sw,
+        _keep: sk,
+    } = s;
     let total = iters + 500;
     let echo = tokio::spawn(async move {
         let mut buf = [0u8; 64];
@@ -126,7 +135,11 @@ pub(crate) async fn rtt(d: &Dialer, iters: u64) -> anyhow::Result<Rtt> {
         drop(sk);
         Ok::<_, anyhow::Error>(())
     });
-    let End { r: mut cr, w: mut cw, _keep: ck } = c;
+    let End {
+        r: mut cr,
+        w: mut cw,
+        _keep: ck,
+    } = c;
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut buf = [7u8; 64];
     for i in 0..total {
@@ -137,14 +150,25 @@ pub(crate) async fn rtt(d: &Dialer, iters: u64) -> anyhow::Result<Rtt> {
             h.saturating_record(t.elapsed().as_nanos() as u64);
         }
     }
-    tokio::time::timeout(Duration::from_secs(10), echo).await.context("echo task")???;
+    tokio::time::timeout(Duration::from_secs(10), echo)
+        .await
+        .context("echo task")???;
     drop(ck);
     let us = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-    Ok(Rtt { iterations: iters, p50_us: us(0.5), p99_us: us(0.99), p999_us: us(0.999) })
+    Ok(Rtt {
+        iterations: iters,
+        p50_us: us(0.5),
+        p99_us: us(0.99),
+        p999_us: us(0.999),
+    })
 }
 
 /// Opens `n` pairs, at most `parallel` at a time.
-pub(crate) async fn open_many(d: &Arc<Dialer>, n: usize, parallel: usize) -> anyhow::Result<Vec<(End, End)>> {
+pub(crate) async fn open_many(
+    d: &Arc<Dialer>,
+    n: usize,
+    parallel: usize,
+) -> anyhow::Result<Vec<(End, End)>> {
     let sem = Arc::new(Semaphore::new(parallel));
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
@@ -183,20 +207,39 @@ pub(crate) struct Many {
 }
 
 /// `n` sessions each moving `bytes` client → server at once; aggregate Gbit/s.
-pub(crate) async fn many(d: &Arc<Dialer>, pid: Option<u32>, n: usize, bytes: u64) -> anyhow::Result<Many> {
+pub(crate) async fn many(
+    d: &Arc<Dialer>,
+    pid: Option<u32>,
+    n: usize,
+    bytes: u64,
+) -> anyhow::Result<Many> {
     let pairs = open_many(d, n, 64).await?;
     let meter = CpuMeter::start(pid);
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for (c, s) in pairs {
-        let End { w: mut cw, r: cr, _keep: ck } = c;
-        let End { r: mut sr, w: sw, _keep: sk } = s;
-        tasks.push(tokio::spawn(async move { write_n(&mut cw, bytes).await.map(|()| (cw, cr, ck)) }));
-        tasks.push(tokio::spawn(async move { read_n(&mut sr, bytes).await.map(|()| (sw, sr, sk)) }));
+        let End {
+            w: mut cw,
+            r: cr,
+            _keep: ck,
+        } = c;
+        let End {
+            r: mut sr,
+            w: sw,
+            _keep: sk,
+        } = s;
+        tasks.push(tokio::spawn(async move {
+            write_n(&mut cw, bytes).await.map(|()| (cw, cr, ck))
+        }));
+        tasks.push(tokio::spawn(async move {
+            read_n(&mut sr, bytes).await.map(|()| (sw, sr, sk))
+        }));
     }
     let mut keep = Vec::new();
     for t in tasks {
-        let kept = tokio::time::timeout(Duration::from_secs(600), t).await.context("many: timeout")???;
+        let kept = tokio::time::timeout(Duration::from_secs(600), t)
+            .await
+            .context("many: timeout")???;
         keep.push(kept);
     }
     let elapsed = start.elapsed();

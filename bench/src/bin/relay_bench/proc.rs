@@ -30,7 +30,9 @@ fn stat(pid: u32) -> Option<(u32, u64)> {
 }
 
 fn children(pid: u32) -> Vec<u32> {
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|&p| stat(p).is_some_and(|(ppid, _)| ppid == pid))
         .collect()
@@ -39,7 +41,11 @@ fn children(pid: u32) -> Vec<u32> {
 /// CPU seconds used so far by `pid` and its children.
 pub(crate) fn cpu_seconds(pid: u32) -> f64 {
     let own = stat(pid).map_or(0, |s| s.1);
-    let kids: u64 = children(pid).into_iter().filter_map(stat).map(|s| s.1).sum();
+    let kids: u64 = children(pid)
+        .into_iter()
+        .filter_map(stat)
+        .map(|s| s.1)
+        .sum();
     (own + kids) as f64 / clk_tck()
 }
 
@@ -68,7 +74,10 @@ pub(crate) struct CpuMeter {
 
 impl CpuMeter {
     pub(crate) fn start(pid: Option<u32>) -> Self {
-        Self { pid, start: pid.map_or(0.0, cpu_seconds) }
+        Self {
+            pid,
+            start: pid.map_or(0.0, cpu_seconds),
+        }
     }
     /// CPU seconds since `start`, or None without a relay process.
     pub(crate) fn stop(&self) -> Option<f64> {

@@ -36,7 +36,12 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-pub(crate) fn report(dir: &Path, order: &str, out: &Path, markdown: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn report(
+    dir: &Path,
+    order: &str,
+    out: &Path,
+    markdown: Option<&Path>,
+) -> anyhow::Result<()> {
     let mut targets: Vec<(String, Value)> = Vec::new();
     for name in order.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let path = dir.join(format!("{name}.json"));
@@ -50,7 +55,11 @@ pub(crate) fn report(dir: &Path, order: &str, out: &Path, markdown: Option<&Path
                     if let (Some(obj), Some(mv)) = (v.as_object_mut(), m.get("memory")) {
                         obj.insert("memory".into(), mv.clone());
                     }
-                    let extra = m.get("errors").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let extra = m
+                        .get("errors")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                     if let Some(errs) = v.get_mut("errors").and_then(Value::as_array_mut) {
                         errs.extend(extra);
                     }
@@ -61,10 +70,17 @@ pub(crate) fn report(dir: &Path, order: &str, out: &Path, markdown: Option<&Path
         }
     }
     let value = |target: &str, ptr: &str| -> Option<f64> {
-        targets.iter().find(|(n, _)| n == target).and_then(|(_, v)| v.pointer(ptr)).and_then(Value::as_f64)
+        targets
+            .iter()
+            .find(|(n, _)| n == target)
+            .and_then(|(_, v)| v.pointer(ptr))
+            .and_then(Value::as_f64)
     };
     let mut table = String::new();
-    let _ = writeln!(table, "Each cell: value, then ratio to direct TCP (D) and to HAProxy+splice (H).");
+    let _ = writeln!(
+        table,
+        "Each cell: value, then ratio to direct TCP (D) and to HAProxy+splice (H)."
+    );
     let mut header = String::from("| target |");
     let mut rule = String::from("|---|");
     for (title, _) in FIGURES {
@@ -99,13 +115,19 @@ pub(crate) fn report(dir: &Path, order: &str, out: &Path, markdown: Option<&Path
                 }
             };
             let _ = write!(row, " {cell} |");
-            per.insert((*title).to_owned(), json!({"value": v, "vs_direct": rd, "vs_haproxy_splice": rh}));
+            per.insert(
+                (*title).to_owned(),
+                json!({"value": v, "vs_direct": rd, "vs_haproxy_splice": rh}),
+            );
         }
         let _ = writeln!(table, "{row}");
         ratios.insert(name.clone(), Value::Object(per));
     }
     // Added latency of the interactive workload over direct TCP.
-    let _ = writeln!(table, "\nAdded frame latency over direct TCP (p50 / p99, us):");
+    let _ = writeln!(
+        table,
+        "\nAdded frame latency over direct TCP (p50 / p99, us):"
+    );
     for (name, _) in &targets {
         let add = |ptr: &str| match (value(name, ptr), value(DIRECT, ptr)) {
             (Some(v), Some(d)) => fmt_num(v - d),

@@ -23,9 +23,10 @@ pub(super) struct BufRing {
     /// The ring of `count` entries shared with the kernel (page aligned).
     entries: NonNull<BufRingEntry>,
     entries_layout: Layout,
-    /// One allocation holding every buffer back to back.
+    /// One anonymous mapping holding every buffer back to back (pages are zero-filled on
+    /// first touch, so buffers that were never used cost no resident memory).
     memory: NonNull<u8>,
-    memory_layout: Layout,
+    memory_len: usize,
     count: u16,
     size: u32,
     group: u16,
@@ -63,25 +64,38 @@ impl BufRing {
         let entries_bytes = usize::from(count) * std::mem::size_of::<BufRingEntry>();
         let entries_layout = Layout::from_size_align(entries_bytes.max(PAGE), PAGE)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let memory_bytes = usize::from(count) * size as usize;
-        let memory_layout = Layout::from_size_align(memory_bytes, PAGE)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        // SAFETY: both layouts have a non-zero size (count ≥ 1, size ≥ 1, entries ≥ PAGE).
+        let memory_len = usize::from(count) * size as usize;
+        // SAFETY: the layout has a non-zero size (at least one page).
         let entries_raw = unsafe { alloc_zeroed(entries_layout) };
         let entries = NonNull::new(entries_raw.cast::<BufRingEntry>())
             .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
-        // SAFETY: as above; zeroed pages are mapped lazily, so untouched buffers cost no RSS.
-        let memory_raw = unsafe { alloc_zeroed(memory_layout) };
-        let Some(memory) = NonNull::new(memory_raw) else {
+        // SAFETY: a fresh private anonymous mapping; no existing memory is affected. (A
+        // page-aligned `alloc_zeroed` would memset, and so touch, every page up front.)
+        let mapped = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                memory_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        let memory = if mapped == libc::MAP_FAILED {
+            None
+        } else {
+            NonNull::new(mapped.cast::<u8>())
+        };
+        let Some(memory) = memory else {
             // SAFETY: `entries_raw` was allocated just above with `entries_layout`.
             unsafe { dealloc(entries_raw, entries_layout) };
-            return Err(io::Error::from(io::ErrorKind::OutOfMemory));
+            return Err(io::Error::last_os_error());
         };
         let mut this = Self {
             entries,
             entries_layout,
             memory,
-            memory_layout,
+            memory_len,
             count,
             size,
             group,
@@ -198,11 +212,12 @@ impl BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: both pointers were allocated in `register` with exactly these layouts. The
-        // worker drops its `IoUring` (which unregisters every buffer group) before this ring.
+        // SAFETY: `entries` was allocated in `register` with exactly this layout and `memory`
+        // mapped there with exactly this length. The worker drops its `IoUring` (which
+        // unregisters every buffer group) before this ring, so the kernel no longer uses them.
         unsafe {
             dealloc(self.entries.as_ptr().cast::<u8>(), self.entries_layout);
-            dealloc(self.memory.as_ptr(), self.memory_layout);
+            libc::munmap(self.memory.as_ptr().cast(), self.memory_len);
         }
     }
 }

@@ -316,6 +316,9 @@ async fn zero_copy_sends_deliver_the_same_bytes() {
     let ca = w.join().unwrap();
     assert!(got.0 == data, "zero-copy path changed the bytes");
     drop((ca, got.1));
-    let outcome = tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(outcome.bytes[0], 8 << 20);
 }

@@ -1,0 +1,189 @@
+//! The relay registry: relays register and heartbeat with a TTL; a session takes the least
+//! loaded live relay, preferring a region.
+//!
+//! `RelayRegistry` is the trait the session actor uses; `InMemoryRelays` is the single-node
+//! implementation the broker feeds (a Redis-backed one for clusters is not written yet). Time
+//! is `tokio::time`, so tests drive heartbeat expiry with paused time. Nothing here talks to a
+//! relay.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use switchboard_codec::RelayId;
+use tokio::time::Instant;
+
+/// What a relay announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayInfo {
+    /// Its id (tickets name it).
+    pub id: RelayId,
+    /// `host:port` clients dial.
+    pub addr: String,
+    /// Region name (e.g. `eu-west`).
+    pub region: String,
+    /// Sessions it will take at most (0 = no limit).
+    pub capacity: u32,
+}
+
+/// A relay picked for a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayChoice {
+    /// Its id.
+    pub id: RelayId,
+    /// `host:port`.
+    pub addr: String,
+}
+
+/// Where sessions find relays.
+pub trait RelayRegistry: Send + Sync + std::fmt::Debug {
+    /// Registers (or re-registers) a relay; it is live for `ttl` unless heartbeats follow.
+    fn register(&self, info: RelayInfo, ttl: Duration);
+    /// Keeps a relay live for another `ttl`, with the load it reports (its own session count).
+    fn heartbeat(&self, id: RelayId, reported_load: u32, ttl: Duration) -> bool;
+    /// Removes a relay (drain or shutdown).
+    fn deregister(&self, id: RelayId);
+    /// Picks the least loaded live relay in `region` (any region when none lives there) and
+    /// counts one session on it.
+    fn acquire(&self, region: Option<&str>) -> Option<RelayChoice>;
+    /// A session that `acquire`d `id` ended.
+    fn release(&self, id: RelayId);
+    /// Live relays.
+    fn live_count(&self) -> usize;
+}
+
+#[derive(Debug)]
+struct Entry {
+    info: RelayInfo,
+    expires: Instant,
+    reported: u32,
+    assigned: u32,
+}
+
+impl Entry {
+    fn load(&self) -> u32 {
+        self.reported.max(self.assigned)
+    }
+    fn has_room(&self) -> bool {
+        self.info.capacity == 0 || self.load() < self.info.capacity
+    }
+}
+
+/// The in-memory relay registry of one broker.
+#[derive(Debug, Default)]
+pub struct InMemoryRelays {
+    relays: Mutex<HashMap<RelayId, Entry>>,
+}
+
+impl InMemoryRelays {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sessions currently counted on `id` by this broker.
+    pub fn assigned(&self, id: RelayId) -> Option<u32> {
+        self.relays.lock().get(&id).map(|e| e.assigned)
+    }
+}
+
+impl RelayRegistry for InMemoryRelays {
+    fn register(&self, info: RelayInfo, ttl: Duration) {
+        let mut m = self.relays.lock();
+        let assigned = m.get(&info.id).map_or(0, |e| e.assigned);
+        m.insert(
+            info.id,
+            Entry {
+                info,
+                expires: Instant::now() + ttl,
+                reported: 0,
+                assigned,
+            },
+        );
+    }
+
+    fn heartbeat(&self, id: RelayId, reported_load: u32, ttl: Duration) -> bool {
+        match self.relays.lock().get_mut(&id) {
+            Some(e) => {
+                e.expires = Instant::now() + ttl;
+                e.reported = reported_load;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn deregister(&self, id: RelayId) {
+        self.relays.lock().remove(&id);
+    }
+
+    fn acquire(&self, region: Option<&str>) -> Option<RelayChoice> {
+        let now = Instant::now();
+        let mut m = self.relays.lock();
+        let pick = |m: &HashMap<RelayId, Entry>, region: Option<&str>| {
+            m.values()
+                .filter(|e| e.expires > now && e.has_room())
+                .filter(|e| region.is_none_or(|r| e.info.region == r))
+                .min_by_key(|e| (e.load(), e.info.id))
+                .map(|e| e.info.id)
+        };
+        let id = pick(&m, region).or_else(|| pick(&m, None))?;
+        let e = m.get_mut(&id)?;
+        e.assigned = e.assigned.saturating_add(1);
+        Some(RelayChoice {
+            id,
+            addr: e.info.addr.clone(),
+        })
+    }
+
+    fn release(&self, id: RelayId) {
+        if let Some(e) = self.relays.lock().get_mut(&id) {
+            e.assigned = e.assigned.saturating_sub(1);
+        }
+    }
+
+    fn live_count(&self) -> usize {
+        let now = Instant::now();
+        self.relays
+            .lock()
+            .values()
+            .filter(|e| e.expires > now)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: u64, region: &str) -> RelayInfo {
+        RelayInfo {
+            id: RelayId(id),
+            addr: format!("127.0.0.1:{}", 7000 + id),
+            region: region.into(),
+            capacity: 2,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn least_loaded_in_region_then_anywhere_and_ttl() {
+        let r = InMemoryRelays::new();
+        let ttl = Duration::from_secs(10);
+        r.register(info(1, "eu"), ttl);
+        r.register(info(2, "eu"), ttl);
+        r.register(info(3, "us"), ttl);
+        let a = r.acquire(Some("eu")).unwrap().id;
+        let b = r.acquire(Some("eu")).unwrap().id;
+        assert_ne!(a, b, "least loaded spreads");
+        r.acquire(Some("eu")).unwrap();
+        r.acquire(Some("eu")).unwrap();
+        // Both eu relays are full: fall back to another region.
+        assert_eq!(r.acquire(Some("eu")).unwrap().id, RelayId(3));
+        r.release(RelayId(1));
+        assert_eq!(r.acquire(Some("eu")).unwrap().id, RelayId(1));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(r.heartbeat(RelayId(3), 0, ttl));
+        assert_eq!(r.live_count(), 1);
+        assert_eq!(r.acquire(Some("eu")).unwrap().id, RelayId(3));
+    }
+}

@@ -1,0 +1,189 @@
+//! Users of the caller's tenant: list, get, create (with a password) or invite (without),
+//! disable, enable, remove. Group manager or higher; the directory applies the hierarchy
+//! ("only users with roles below their role" for removal, no editing a higher type). A user
+//! id of another tenant is answered 404 like an unknown one.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_directory::DirectoryError;
+use switchboard_directory::model::{DisabledReason, UserId, UserType};
+use switchboard_directory::rules::user_types::Capability;
+use switchboard_directory::service::NewUser;
+
+use super::caller::Caller;
+use super::error::{ApiError, ApiJson, ApiResult, parse_id};
+use super::state::AdminState;
+use super::views::UserView;
+
+async fn view(state: &AdminState, caller: &Caller, id: UserId) -> ApiResult<UserView> {
+    let m = state.dir.membership(caller.tenant, id).await?;
+    let u = state.dir.user(id).await?;
+    Ok(UserView::of(&u, &m))
+}
+
+/// `GET /api/v1/users`.
+pub async fn list(State(state): State<Arc<AdminState>>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Capability::ManageUsersAndDevices)?;
+    let mut out = Vec::new();
+    for m in state.dir.memberships(caller.tenant).await? {
+        match state.dir.user(m.user).await {
+            Ok(u) => out.push(UserView::of(&u, &m)),
+            Err(DirectoryError::UnknownId { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    out.sort_by(|a, b| a.username.cmp(&b.username));
+    Ok(Json(json!({ "users": out })))
+}
+
+/// `GET /api/v1/users/{id}`.
+pub async fn get(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let id: UserId = parse_id("user", &id)?;
+    if id != caller.user {
+        caller.require(Capability::ManageUsersAndDevices)?;
+    }
+    Ok(Json(view(&state, &caller, id).await?))
+}
+
+/// Body of `POST /users`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    /// Login name.
+    pub username: String,
+    /// First name.
+    #[serde(default)]
+    pub first_name: String,
+    /// Last name.
+    #[serde(default)]
+    pub last_name: String,
+    /// Email.
+    #[serde(default)]
+    pub email: String,
+    /// Password: given → created active (self-hosted); absent → invited.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Type (default User).
+    #[serde(default, rename = "type")]
+    pub user_type: Option<UserType>,
+}
+
+/// `POST /api/v1/users`.
+pub async fn create(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    ApiJson(b): ApiJson<NewUserBody>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    caller.require(Capability::ManageUsersAndDevices)?;
+    let ty = b.user_type.unwrap_or_default();
+    let invite = b.password.is_none();
+    let new = NewUser {
+        username: b.username,
+        first_name: b.first_name,
+        last_name: b.last_name,
+        email: b.email,
+        password: b.password,
+        ..NewUser::default()
+    };
+    let u = if invite {
+        if ty != UserType::User {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_request",
+                "invited users start as type User; give a password to create another type",
+            ));
+        }
+        state
+            .dir
+            .invite_user(caller.tenant, &caller.actor(), new)
+            .await?
+    } else {
+        state
+            .dir
+            .create_user(caller.tenant, &caller.actor(), new, ty)
+            .await?
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, &caller, u.id).await?),
+    ))
+}
+
+async fn set_disabled(
+    state: &AdminState,
+    caller: &Caller,
+    id: &str,
+    reason: Option<DisabledReason>,
+) -> ApiResult<Json<UserView>> {
+    caller.require(Capability::ManageUsersAndDevices)?;
+    let id: UserId = parse_id("user", id)?;
+    state.dir.membership(caller.tenant, id).await?;
+    state
+        .dir
+        .set_member_disabled(caller.tenant, &caller.actor(), id, reason)
+        .await?;
+    if reason.is_some() {
+        state
+            .tokens
+            .revoke_where(|o| o.user == id && o.tenant == caller.tenant);
+    }
+    Ok(Json(view(state, caller, id).await?))
+}
+
+/// `POST /api/v1/users/{id}/disable`.
+pub async fn disable(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    set_disabled(&state, &caller, &id, Some(DisabledReason::Manual)).await
+}
+
+/// `POST /api/v1/users/{id}/enable`.
+pub async fn enable(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    set_disabled(&state, &caller, &id, None).await
+}
+
+/// `DELETE /api/v1/users/{id}`.
+pub async fn remove(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Capability::ManageUsersAndDevices)?;
+    let id: UserId = parse_id("user", &id)?;
+    state.dir.membership(caller.tenant, id).await?;
+    state
+        .dir
+        .remove_user(caller.tenant, &caller.actor(), id)
+        .await?;
+    state.tokens.revoke_where(|o| o.user == id);
+    Ok(Json(json!({"status": "removed"})))
+}
+
+/// `PUT /api/v1/users/{id}/type`: not yet possible (no directory operation).
+pub async fn set_type(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Capability::ManageUsersAndDevices)?;
+    let id: UserId = parse_id("user", &id)?;
+    state.dir.membership(caller.tenant, id).await?;
+    Err(ApiError::not_implemented(
+        "the directory has no operation to change a user's type yet",
+    ))
+}
