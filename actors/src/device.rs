@@ -228,33 +228,29 @@ fn inject_panic() {
 }
 
 /// Clears a device connection's traces: its table entry and presence (only if still this
-/// connection's), and cancels its sessions that are not active yet. Used by `post_stop` and
-/// by the supervisor after a panic.
+/// connection's), and cancels the sessions offered on this connection that are not active yet
+/// (a replaced connection's pending offers die with it). Used by `post_stop` and by the
+/// supervisor after a panic.
 pub(crate) async fn release_device(shared: &Shared, tenant: TenantId, device: DeviceId, conn: u64) {
-    let removed = {
+    {
         let mut m = shared.devices.lock();
         if m.get(&device).is_some_and(|e| e.conn == conn) {
             m.remove(&device);
-            true
-        } else {
-            false
         }
-    };
+    }
     shared.presence.mark_offline(tenant, device, conn).await;
-    if removed {
-        let sessions: Vec<_> = shared
-            .sessions
-            .lock()
-            .values()
-            .filter(|e| e.device == Some(device))
-            .map(|e| e.actor.clone())
-            .collect();
-        for s in sessions {
-            let _ = s.cast(Envelope::new(
-                &shared.counts,
-                ActorKind::Session,
-                SessionMsg::Event(SessionEvent::HostGone),
-            ));
-        }
+    let sessions: Vec<_> = shared
+        .sessions
+        .lock()
+        .values()
+        .filter(|e| e.device == Some(device) && e.host_conn == Some(conn))
+        .map(|e| e.actor.clone())
+        .collect();
+    for s in sessions {
+        let _ = s.cast(Envelope::new(
+            &shared.counts,
+            ActorKind::Session,
+            SessionMsg::Event(SessionEvent::HostGone),
+        ));
     }
 }

@@ -22,15 +22,12 @@ use switchboard_codec::{
     TicketSigner, UserId,
 };
 use switchboard_directory::DirectoryError;
-use switchboard_directory::error::OnDemandRefusal;
 use switchboard_directory::model::{
     AuditActor, AuditId, AuditKind, AuditOutcome, AuditRecord, EnrollmentState, OnDemandId,
-    OnDemandSession,
 };
 use switchboard_directory::rules::access::HostState;
-use switchboard_directory::rules::ondemand_key::check_ondemand_user;
 use switchboard_directory::rules::wire::to_wire;
-use switchboard_directory::service::{Actor as DirActor, Directory};
+use switchboard_directory::service::Directory;
 use tokio::sync::mpsc;
 
 use crate::audit::AuditSink;
@@ -40,13 +37,12 @@ use crate::device::{DeviceActor, DeviceArgs, DeviceMsg};
 use crate::error::ActorError;
 use crate::ids::{dir_device, dir_session, dir_tenant, dir_user, new_session_id};
 use crate::metrics;
-use crate::ondemand::{OnDemandAgent, QueueView};
 use crate::presence::PresenceStore;
 use crate::rate_limit::TokenBucket;
 use crate::relay_registry::RelayRegistry;
 use crate::session::{SessionActor, SessionArgs, SessionEvent, SessionMsg};
 use crate::supervisor::{Supervisor, SupervisorMsg};
-use crate::tenant::{TenantActor, TenantArgs, TenantHandle, TenantMsg};
+use crate::tenant::{TenantActor, TenantArgs, TenantHandle};
 
 /// How long a call into an actor may take before the caller gives up.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,6 +133,8 @@ pub(crate) struct SessionEntry {
     pub(crate) actor: ActorRef<Envelope<SessionMsg>>,
     pub(crate) tenant: TenantId,
     pub(crate) device: Option<DeviceId>,
+    /// The device connection the session was offered on.
+    pub(crate) host_conn: Option<u64>,
     pub(crate) user: UserId,
     pub(crate) guest_tx: mpsc::Sender<ControlMessage>,
     pub(crate) host: HostPeer,
@@ -263,6 +261,7 @@ pub(crate) struct SessionSpec {
     pub(crate) host: HostPeer,
     pub(crate) host_static_key: [u8; 32],
     pub(crate) device: Option<DeviceId>,
+    pub(crate) host_conn: Option<u64>,
     pub(crate) granted: PermissionSet,
     pub(crate) confirm_required: bool,
     pub(crate) region: Option<String>,
@@ -301,7 +300,11 @@ impl Hub {
 
     /// Stops every actor (sessions, devices, tenants) and the supervisor.
     pub async fn shutdown(&self) {
-        self.supervisor.stop_children(None);
+        // Every child runs its `post_stop`: sessions release relay slots and OnDemand keys,
+        // devices clear their presence.
+        self.supervisor
+            .stop_children_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
+            .await;
         self.supervisor.stop(None);
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             while !matches!(self.supervisor.get_status(), ractor::ActorStatus::Stopped) {
@@ -529,10 +532,10 @@ impl Hub {
                 ErrorCode::OutsideSchedule
             }));
         }
-        let (host_state, host_key) = {
+        let (host_state, host_key, host_conn) = {
             let devices = self.shared.devices.lock();
             match devices.get(&req.device) {
-                Some(e) if e.tenant == req.tenant => (e.host_state, e.static_key),
+                Some(e) if e.tenant == req.tenant => (e.host_state, e.static_key, e.conn),
                 _ => return Err(ActorError::Refused(ErrorCode::DeviceOffline)),
             }
         };
@@ -544,6 +547,7 @@ impl Hub {
             host: HostPeer::Device(req.device),
             host_static_key: host_key,
             device: Some(req.device),
+            host_conn: Some(host_conn),
             granted,
             confirm_required: gate.prompt_host || gate.email_approvers,
             region: req.region.clone(),
@@ -635,110 +639,6 @@ impl Hub {
         }
     }
 
-    /// A technician creates an OnDemand key (002/004 §6.2: the user's OnDemand flag and an
-    /// applicable OnDemand role assignment are both needed).
-    pub async fn ondemand_create_key(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-    ) -> Result<OnDemandSession, ActorError> {
-        let h = self.tenant(tenant).await?;
-        let policy = h.policy.load();
-        let u = dir_user(user);
-        let member = policy
-            .members
-            .get(&u)
-            .ok_or(ActorError::Refused(ErrorCode::NotPermitted))?;
-        let access = policy
-            .snapshot
-            .evaluate_ondemand(&u, self.shared.directory.now());
-        check_ondemand_user(member, &access)
-            .map_err(|_| ActorError::Refused(ErrorCode::NotPermitted))?;
-        Ok(self
-            .shared
-            .directory
-            .create_ondemand(dir_tenant(tenant), &DirActor::user(u))
-            .await?)
-    }
-
-    /// An end user's agent joins with a key; it waits in its tenant's queue (told its
-    /// position with `OnDemandQueued`). Refusals are also sent to the agent.
-    pub async fn ondemand_join(&self, key: &str, agent: OnDemandAgent) -> Result<u32, ActorError> {
-        let found = match self.shared.directory.ondemand_by_key(key).await {
-            Ok(s) => s,
-            Err(e) => {
-                let code = ondemand_code(&e);
-                try_send(&agent.tx, ControlMessage::OnDemandRejected { code });
-                return Err(ActorError::Refused(code));
-            }
-        };
-        let tenant = crate::ids::wire_tenant(found.tenant);
-        let h = self.tenant(tenant).await?;
-        let tx = agent.tx.clone();
-        let r = h
-            .call(&self.shared.counts, |reply| TenantMsg::Join {
-                key: found.key.clone(),
-                agent,
-                reply,
-            })
-            .await?;
-        if let Err(code) = r {
-            try_send(&tx, ControlMessage::OnDemandRejected { code });
-        }
-        r.map_err(ActorError::Refused)
-    }
-
-    /// The OnDemand queue as `viewer` sees it (own or all invitations, per role).
-    pub async fn ondemand_queue(
-        &self,
-        tenant: TenantId,
-        viewer: UserId,
-    ) -> Result<QueueView, ActorError> {
-        let h = self.tenant(tenant).await?;
-        h.call(&self.shared.counts, |reply| TenantMsg::Queue {
-            viewer,
-            reply,
-        })
-        .await
-    }
-
-    /// The technician starts the session waiting on `key`; the agent must still allow it.
-    pub async fn ondemand_start(
-        &self,
-        tenant: TenantId,
-        key: &str,
-        technician: GuestLink,
-        region: Option<String>,
-    ) -> Result<SessionId, ActorError> {
-        let h = self.tenant(tenant).await?;
-        h.call(&self.shared.counts, |reply| TenantMsg::Start {
-            key: key.to_owned(),
-            technician,
-            region,
-            reply,
-        })
-        .await?
-        .map_err(ActorError::Refused)
-    }
-
-    /// The technician rejects the session waiting on `key`: the agent is disconnected and the
-    /// key disabled.
-    pub async fn ondemand_reject(
-        &self,
-        tenant: TenantId,
-        viewer: UserId,
-        key: &str,
-    ) -> Result<(), ActorError> {
-        let h = self.tenant(tenant).await?;
-        h.call(&self.shared.counts, |reply| TenantMsg::Reject {
-            key: key.to_owned(),
-            viewer,
-            reply,
-        })
-        .await?
-        .map_err(ActorError::Refused)
-    }
-
     #[doc(hidden)]
     /// Test hook: makes the named actor panic (supervision tests). Not for production use.
     pub fn inject_panic_session(&self, session: SessionId) -> bool {
@@ -762,21 +662,6 @@ impl Hub {
     /// Test hook: makes a device actor panic (supervision tests). Not for production use.
     pub fn inject_panic_device(&self, device: DeviceId) -> bool {
         self.shared.send_device(device, DeviceMsg::InjectPanic)
-    }
-}
-
-/// The code an OnDemand agent is told for a directory refusal.
-pub(crate) fn ondemand_code(e: &DirectoryError) -> ErrorCode {
-    match e {
-        DirectoryError::OnDemandRefused(OnDemandRefusal::Expired) => ErrorCode::OndemandKeyExpired,
-        DirectoryError::OnDemandRefused(OnDemandRefusal::QueueTimeout) => {
-            ErrorCode::OndemandQueueTimeout
-        }
-        DirectoryError::OnDemandRefused(OnDemandRefusal::Rejected) => ErrorCode::OndemandRejected,
-        DirectoryError::OnDemandRefused(_) | DirectoryError::UnknownId { .. } => {
-            ErrorCode::OndemandKeyInvalid
-        }
-        _ => ErrorCode::Internal,
     }
 }
 

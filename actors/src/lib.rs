@@ -14,14 +14,33 @@
 //! # Layout
 //!
 //! - `hub`: [`Hub`], the broker's API (connect a Host, request a session, forward events,
-//!   OnDemand), and the shared tables.
+//!   OnDemand in `hub_ondemand`), and the shared tables.
 //! - `tenant`, `policy`, `ondemand`: the tenant actor, its policy cell, its OnDemand queue.
-//! - `device`: the device actor. `presence`: [`PresenceStore`] and its in-memory implementation.
+//! - `device`: the device actor. `presence`: [`PresenceStore`] and its in-memory implementation;
+//!   `presence_redis`: [`RedisPresence`], TTL'd keys shared by several brokers.
 //! - `session`: the session actor and its state machine; [`SessionEvent`], [`RelayRecord`].
 //! - `supervisor`: cleanup after an actor fails.
 //! - `relay_registry`: [`RelayRegistry`] and [`InMemoryRelays`].
 //! - `audit`: [`AuditSink`] and [`DirectoryAudit`].
 //! - `config`, `counts`, `rate_limit`, `ids`, `metrics`, `error`: the small parts.
+//!
+//! # How the broker drives it
+//!
+//! ```text
+//! let hub = Hub::start(HubDeps { directory, signer, relays, presence, audit, config }).await?;
+//! // Host control connection authenticated:
+//! let dev = hub.connect_device(DeviceConnection { tenant, device, tx, host_state }).await?;
+//! hub.set_host_state(device, state);          // Host reported lock / logged-in changes
+//! dev.connection_closed();                    // reader ended (dropping the writer's rx also works)
+//! // Guest SessionRequest:
+//! let sid = hub.request_session(SessionRequest { tenant, guest, request_id, device, wanted, region }).await?;
+//! // Host SessionAccept / SessionReject, either side's SessionCancel, relay binds and record:
+//! hub.side_of(sid, Some(device), None);       // check who is speaking first
+//! hub.session_event(sid, SessionEvent::HostAccepted);
+//! hub.session_event(sid, SessionEvent::RelayRecord(RelayRecord { bytes, duration, reason }));
+//! // OnDemand: ondemand_create_key, ondemand_join, ondemand_queue, ondemand_start, ondemand_reject.
+//! // Logins: check_login_rate(tenant) before verifying a password.
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -30,11 +49,13 @@ pub mod counts;
 mod device;
 pub mod error;
 pub mod hub;
+mod hub_ondemand;
 pub mod ids;
 pub mod metrics;
 mod ondemand;
 pub mod policy;
 pub mod presence;
+pub mod presence_redis;
 pub mod rate_limit;
 pub mod relay_registry;
 pub mod session;
@@ -48,6 +69,7 @@ pub use error::ActorError;
 pub use hub::{DeviceConnection, DeviceRef, GuestLink, Hub, HubDeps, SessionRequest};
 pub use ondemand::{OnDemandAgent, QueueItem, QueueView};
 pub use presence::{InMemoryPresence, PresenceEntry, PresenceStore};
+pub use presence_redis::RedisPresence;
 pub use relay_registry::{InMemoryRelays, RelayChoice, RelayInfo, RelayRegistry};
 pub use session::{RelayRecord, SessionEvent, SessionPhase};
 pub use switchboard_directory::rules::access::HostState;

@@ -23,7 +23,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::counts::{ActorKind, Envelope, TaskGuard};
-use crate::hub::{GuestLink, HostPeer, SessionSpec, ondemand_code, try_send};
+use crate::hub::{GuestLink, HostPeer, SessionSpec, try_send};
+use crate::hub_ondemand::ondemand_code;
 use crate::ids::{dir_user, new_session_id, wire_user};
 use crate::metrics;
 use crate::tenant::{TenantMsg, TenantState};
@@ -221,6 +222,7 @@ pub(crate) async fn start(
         host: HostPeer::Direct(w.agent.tx.clone()),
         host_static_key: w.agent.static_key,
         device: None,
+        host_conn: None,
         granted: to_wire(permissions),
         // 002/004 §6.2: the end user must allow the session.
         confirm_required: true,

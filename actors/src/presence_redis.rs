@@ -26,6 +26,7 @@ return 0
 pub struct RedisPresence {
     conn: ConnectionManager,
     ns: String,
+    node: String,
     op_timeout: Duration,
     clear: Script,
 }
@@ -34,15 +35,18 @@ impl std::fmt::Debug for RedisPresence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisPresence")
             .field("ns", &self.ns)
+            .field("node", &self.node)
             .finish_non_exhaustive()
     }
 }
 
 impl RedisPresence {
-    /// Connects to `url` (`redis://host:port/`); keys start with `namespace`.
+    /// Connects to `url` (`redis://host:port/`); keys start with `namespace`; `node` is this
+    /// broker's node name (the one in `ActorConfig::node`), whose entries it may clear.
     pub async fn connect(
         url: &str,
         namespace: &str,
+        node: &str,
         op_timeout: Duration,
     ) -> Result<Self, ActorError> {
         let client = Client::open(url).map_err(ActorError::actor)?;
@@ -53,6 +57,7 @@ impl RedisPresence {
         Ok(Self {
             conn,
             ns: namespace.to_owned(),
+            node: node.to_owned(),
             op_timeout,
             clear: Script::new(CLEAR_IF_OWNED),
         })
@@ -75,7 +80,10 @@ fn parse(v: &str) -> Option<PresenceEntry> {
     })
 }
 
-fn log_failure<T>(what: &str, r: Result<Result<T, redis::RedisError>, tokio::time::error::Elapsed>) -> Option<T> {
+fn log_failure<T>(
+    what: &str,
+    r: Result<Result<T, redis::RedisError>, tokio::time::error::Elapsed>,
+) -> Option<T> {
     match r {
         Ok(Ok(v)) => Some(v),
         Ok(Err(e)) => {
@@ -101,8 +109,7 @@ impl PresenceStore for RedisPresence {
             let mut c = self.conn.clone();
             let key = self.key(tenant, device);
             let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            let opts = redis::SetOptions::default()
-                .with_expiration(redis::SetExpiry::PX(ms));
+            let opts = redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(ms));
             let r = tokio::time::timeout(
                 self.op_timeout,
                 c.set_options::<_, _, ()>(key, value(&entry), opts),
@@ -121,11 +128,9 @@ impl PresenceStore for RedisPresence {
         Box::pin(async move {
             let mut c = self.conn.clone();
             let key = self.key(tenant, device);
-            let owned = format!("{}/{conn}", self.config_node_placeholder());
-            let _ = owned;
             let mut inv = self.clear.prepare_invoke();
             inv.key(key);
-            inv.arg(self.owned_value(conn));
+            inv.arg(format!("{}/{conn}", self.node));
             let r = tokio::time::timeout(self.op_timeout, inv.invoke_async::<i64>(&mut c)).await;
             log_failure("mark_offline", r);
         })

@@ -545,6 +545,7 @@ impl Actor for SessionActor {
                 actor: myself,
                 tenant: a.spec.tenant,
                 device: a.spec.device,
+                host_conn: a.spec.host_conn,
                 user: a.spec.guest.user,
                 guest_tx: a.spec.guest.tx.clone(),
                 host: a.spec.host.clone(),
@@ -623,6 +624,28 @@ impl Actor for SessionActor {
                     "session aborted: the Host is not connected".into(),
                 )
                 .await;
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Stopped from outside (broker shutdown) before it ended: release what it holds.
+        if state.phase != SessionPhase::Ended {
+            let relay = state.relay();
+            state.phase = SessionPhase::Ended;
+            finish(
+                &state.shared,
+                state.id,
+                myself.get_id(),
+                relay,
+                state.spec.tenant,
+                state.spec.ondemand,
+            )
+            .await;
         }
         Ok(())
     }

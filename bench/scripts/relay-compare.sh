@@ -53,12 +53,13 @@ fi
 log "building release binaries (relay_bench, relay_host, switchboard)"
 (cd "$ROOT" && cargo build --release -q -p switchboard-bench --bin relay_bench --bin relay_host)
 # The `switchboard` binary is built only once it has the `relay` subcommand.
-if grep -qE '^\s*Relay\b' "$ROOT/broker/src/main.rs" 2>/dev/null; then
+if [ "${RELAY_HOST:-0}" != 1 ] && grep -qE '^\s*Relay\b' "$ROOT/broker/src/main.rs" 2>/dev/null; then
     (cd "$ROOT" && cargo build --release -q -p switchboard-broker --bin switchboard) || true
 fi
 
 # Prefer the real `switchboard relay` binary; fall back to relay_host (same library).
-if [ -x "$BIN/switchboard" ] && "$BIN/switchboard" relay --help >/dev/null 2>&1; then
+# RELAY_HOST=1 forces relay_host (e.g. while another crate of the workspace does not build).
+if [ "${RELAY_HOST:-0}" != 1 ] && [ -x "$BIN/switchboard" ] && "$BIN/switchboard" relay --help >/dev/null 2>&1; then
     RELAY_CMD=("$BIN/switchboard" relay --config)
 else
     RELAY_CMD=("$BIN/relay_host")

@@ -459,9 +459,13 @@ impl BrokerConfig {
     /// A few lines for `--check-config`.
     pub fn summary(&self) -> String {
         format!(
-            "config ok\n  data_dir        {}\n  directory       {:?}\n  control (tcp)   {:?}\n  control (quic)  {:?}\n  admin           {} ({})\n  token ttl       {}\n  ticket key ids  {} next {:?}\n  log format      {:?}\n  bootstrap       tenant {:?} owner {:?}\n  relay           {}",
+            "config ok\n  data_dir        {}\n  directory       {}\n  control (tcp)   {:?}\n  control (quic)  {:?}\n  admin           {} ({})\n  token ttl       {}\n  ticket key ids  {} next {:?}\n  log format      {:?}\n  bootstrap       tenant {:?} owner {:?}\n  relay           {}",
             self.data_dir.display(),
-            self.directory_location(),
+            match self.directory_location() {
+                Ok(DirectoryLocation::Redb(p)) => format!("redb {}", p.display()),
+                Ok(DirectoryLocation::Redis(u)) => format!("redis {u}"),
+                Err(e) => e.to_string(),
+            },
             self.control.listen,
             self.control.quic_listen,
             self.admin.listen,
@@ -537,8 +541,10 @@ mod tests {
 
     #[test]
     fn validate_refuses_bad_values() {
-        let mut c = BrokerConfig::default();
-        c.directory = "mysql://x".into();
+        let c = BrokerConfig {
+            directory: "mysql://x".into(),
+            ..BrokerConfig::default()
+        };
         assert!(c.validate().is_err());
         let mut c = BrokerConfig::default();
         c.admin.token_ttl = "1s".into();

@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
-use tokio_util_free::CancelOnDrop;
+use abort_on_drop::CancelOnDrop;
 
 use crate::error::BrokerError;
 
@@ -48,7 +48,7 @@ pub struct TlsListener {
     _accept: CancelOnDrop,
 }
 
-mod tokio_util_free {
+mod abort_on_drop {
     //! Aborts a task when dropped.
     #[derive(Debug)]
     pub(crate) struct CancelOnDrop(pub(crate) tokio::task::JoinHandle<()>);

@@ -1,6 +1,7 @@
 //! Black-box tests of the broker's admin half over loopback HTTP: an in-process server on
 //! 127.0.0.1:0 with the directory in a temporary redb file AND in a private redis-server
 //! (each scenario runs against both). One test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
@@ -36,8 +37,10 @@ struct Server {
 async fn server_with(backend: Backend, edit: impl FnOnce(&mut BrokerConfig)) -> Server {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = BrokerConfig::default();
-    cfg.data_dir = dir.path().to_owned();
+    let mut cfg = BrokerConfig {
+        data_dir: dir.path().to_owned(),
+        ..BrokerConfig::default()
+    };
     cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
     cfg.bootstrap.password = Some(OWNER_PW.to_owned());
     cfg.login.per_ip_burst = 1000;
@@ -1126,6 +1129,19 @@ fn unknown_config_key_is_refused_by_name() {
     assert!(e.to_string().contains("lisen"), "{e}");
     let e = BrokerConfig::from_toml_str("colour = 1\n").unwrap_err();
     assert!(e.to_string().contains("colour"), "{e}");
+}
+
+#[test]
+fn example_config_validates() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ops/examples/switchboard.toml"
+    ))
+    .unwrap();
+    let cfg = BrokerConfig::from_toml_str(&text).unwrap();
+    cfg.validate().unwrap();
+    assert_eq!(cfg.control.listen.len(), 2);
+    assert!(cfg.relay.is_some());
 }
 
 /// The OpenAPI document and the router agree: every documented (method, path) reaches a

@@ -15,11 +15,15 @@ async fn offer_needs_confirm(w: &World, state: HostState) -> bool {
         .request_session(w.request(&guest, w.kiosk))
         .await
         .unwrap();
-    match recv(&mut host).await {
-        ControlMessage::SessionOffer {
-            confirm_required, ..
-        } => confirm_required,
-        other => panic!("{other:?}"),
+    // A cancel of the previous call's session (its guest went away) may come first.
+    loop {
+        match recv(&mut host).await {
+            ControlMessage::SessionOffer {
+                confirm_required, ..
+            } => return confirm_required,
+            ControlMessage::SessionCancel { .. } => continue,
+            other => panic!("{other:?}"),
+        }
     }
 }
 

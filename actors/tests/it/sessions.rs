@@ -382,3 +382,53 @@ async fn guest_disconnect_abandons_a_pending_session() {
     crate::support::eventually("session gone", || w.hub.session_count() == 0).await;
     w.hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_reconnect_cancels_offers_of_the_old_connection() {
+    let w = World::redb().await;
+    let (_old, mut old_rx) = w.connect(w.server, HostState::default()).await;
+    let (guest, mut grx) = w.guest(w.bob);
+    let sid = w
+        .hub
+        .request_session(w.request(&guest, w.server))
+        .await
+        .unwrap();
+    recv(&mut grx).await; // SessionCreated
+    assert!(matches!(
+        recv(&mut old_rx).await,
+        ControlMessage::SessionOffer { .. }
+    ));
+    let (_new, mut new_rx) = w.connect(w.server, HostState::default()).await;
+    assert_eq!(
+        recv(&mut grx).await,
+        ControlMessage::SessionCancel {
+            session_id: sid,
+            code: ErrorCode::DeviceOffline
+        }
+    );
+    // The new connection gets new offers.
+    w.hub
+        .request_session(w.request(&guest, w.server))
+        .await
+        .unwrap();
+    assert!(matches!(
+        recv(&mut new_rx).await,
+        ControlMessage::SessionOffer { .. }
+    ));
+    w.hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_rate_limit_per_tenant() {
+    let mut cfg = crate::support::config();
+    cfg.login_rate_burst = 2;
+    cfg.login_rate_per_second = 0.0;
+    let w = World::redb_with(cfg).await;
+    w.hub.check_login_rate(w.tenant).await.unwrap();
+    w.hub.check_login_rate(w.tenant).await.unwrap();
+    assert_eq!(
+        w.hub.check_login_rate(w.tenant).await.unwrap_err().code(),
+        ErrorCode::RateLimited
+    );
+    w.hub.shutdown().await;
+}

@@ -182,3 +182,31 @@ async fn reconnect_storm_leaks_no_actor() {
     assert_eq!(w.presence.online_count(), 0);
     w.hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_every_actor_and_releases_relays() {
+    let w = World::redb().await;
+    let (_a, mut h1) = w.connect(w.server, HostState::default()).await;
+    let (g, _grx) = w.guest(w.bob);
+    let sid = w
+        .hub
+        .request_session(w.request(&g, w.server))
+        .await
+        .unwrap();
+    recv(&mut h1).await;
+    w.hub.session_event(sid, SessionEvent::HostAccepted);
+    recv(&mut h1).await;
+    assert_eq!(w.relays.assigned(RelayId(1)), Some(1));
+    let c = w.hub.counts();
+    assert!(c.tenants == 1 && c.devices == 1 && c.sessions == 1, "{c:?}");
+    w.hub.shutdown().await;
+    eventually("everything stopped", || {
+        let c = w.hub.counts();
+        c.tenants == 0 && c.devices == 0 && c.sessions == 0
+    })
+    .await;
+    assert_eq!(w.hub.session_count(), 0);
+    assert_eq!(w.hub.device_count(), 0);
+    assert_eq!(w.relays.assigned(RelayId(1)), Some(0));
+    assert_eq!(w.presence.online_count(), 0);
+}
