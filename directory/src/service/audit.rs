@@ -1,9 +1,13 @@
 //! The audit log: appended in the same batch as the change it records, queried by time range
 //! with optional user / device / kind filters, exported as CSV, purged after six months.
 //!
-//! Records live under `audit/<ms>/<id>` in the tenant scope, so a time range is one ordered scan
-//! and the purge drops the oldest first (002/004: "older data is removed and the more recent is
-//! maintained"). Nothing here decides who may read the log: the broker checks that.
+//! Records live under `audit/<ms>/<id>`, so a time range is one ordered scan and the purge drops
+//! the oldest first (002/004: "older data is removed and the more recent is maintained"). A
+//! record of an administrative change is written in the tenant scope, in the same batch as the
+//! change; a record from outside the directory (sign-ins, session events) goes to the tenant's
+//! separate audit scope, so it does not bump the tenant version that compiled policy snapshots
+//! follow. A query reads both and merges them by time. Nothing here decides who may read the
+//! log: the broker checks that.
 
 use jiff::{Timestamp, ToSpan, tz::TimeZone};
 
@@ -13,6 +17,7 @@ use crate::error::DirectoryError;
 use crate::model::{
     AuditActor, AuditId, AuditKind, AuditOutcome, AuditRecord, DeviceId, Tenant, TenantId, UserId,
 };
+use crate::store::Scope;
 use crate::store::{MAX_SCAN_LIMIT, WriteBatch};
 
 /// How long records are kept: six calendar months (002/004 §9).
@@ -145,19 +150,36 @@ impl Directory {
             return Ok(());
         }
         record.tenant = tenant.value.id;
-        let mut tx = Tx::new(sc);
+        let mut tx = Tx::new(audit_scope(record.tenant)?);
         tx.create(&keys::audit(record.at, record.id), &record)?;
         tx.commit(&*self.store).await.map(|_| ())
     }
 
-    /// Records in `[from, to)` matching the filters, oldest first.
+    /// Records in `[from, to)` matching the filters, oldest first: the tenant scope's and the
+    /// audit scope's, merged by time.
     pub async fn query_audit(
         &self,
         tenant: TenantId,
         q: &AuditQuery,
     ) -> Result<Vec<AuditRecord>, DirectoryError> {
-        let sc = scope(tenant)?;
         let limit = q.limit.min(MAX_AUDIT_QUERY);
+        let mut out = self.query_audit_scope(&scope(tenant)?, q, limit).await?;
+        out.extend(
+            self.query_audit_scope(&audit_scope(tenant)?, q, limit)
+                .await?,
+        );
+        // Each part is the oldest `limit` of its scope, so the oldest `limit` of both is here.
+        out.sort_by(|a, b| (a.at, a.id).cmp(&(b.at, b.id)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn query_audit_scope(
+        &self,
+        sc: &Scope,
+        q: &AuditQuery,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, DirectoryError> {
         let end = format!("{}{}", keys::AUDIT_PREFIX, keys::audit_time(q.to));
         let mut after = Some(format!(
             "{}{}",
@@ -169,7 +191,7 @@ impl Directory {
         while let Some(a) = after.take() {
             let page = self
                 .store
-                .scan(&sc, keys::AUDIT_PREFIX, Some(&a), MAX_SCAN_LIMIT)
+                .scan(sc, keys::AUDIT_PREFIX, Some(&a), MAX_SCAN_LIMIT)
                 .await?;
             for (k, v) in &page.items {
                 if *k >= end || out.len() >= limit {
@@ -201,7 +223,12 @@ impl Directory {
 
     /// Drops records older than six months, oldest first, in batches; returns how many.
     pub async fn purge_audit(&self, tenant: TenantId) -> Result<usize, DirectoryError> {
-        let sc = scope(tenant)?;
+        let mut purged = self.purge_audit_scope(scope(tenant)?).await?;
+        purged += self.purge_audit_scope(audit_scope(tenant)?).await?;
+        Ok(purged)
+    }
+
+    async fn purge_audit_scope(&self, sc: Scope) -> Result<usize, DirectoryError> {
         let end = format!(
             "{}{}",
             keys::AUDIT_PREFIX,
@@ -231,6 +258,12 @@ impl Directory {
             purged += old.len();
         }
     }
+}
+
+/// The tenant's audit scope: records from outside the directory, kept apart from the tenant
+/// scope so that appending one does not change the tenant's version.
+fn audit_scope(tenant: TenantId) -> Result<Scope, DirectoryError> {
+    Scope::tenant(&format!("{tenant}.audit"))
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use jiff::{SignedDuration, Timestamp};
 use parking_lot::Mutex;
 use switchboard_directory::error::{DirectoryError, EnrollmentRefusal};
 use switchboard_directory::model::{
-    AuditKind, ConfirmAccess, DeviceKeys, DisabledReason, MembershipState, Permission,
-    PermissionSet, Quotas, Role, RoleId, RolePurpose, Schedule, TenantId, UserType,
+    AuditActor, AuditId, AuditKind, AuditOutcome, AuditRecord, ConfirmAccess, DeviceKeys,
+    DisabledReason, MembershipState, Permission, PermissionSet, Quotas, Role, RoleId, RolePurpose,
+    Schedule, TenantId, UserType,
 };
 use switchboard_directory::service::{
     Actor, AuditQuery, Directory, Enrollment, NewAssignment, NewPackage, NewTenant, NewUser,
@@ -118,7 +119,55 @@ both_backends!(
     user_lifecycle_and_memberships,
     groups_keep_members_and_concurrent_edits_survive,
     role_deletion_disables_assignments,
+    session_audit_leaves_tenant_version_alone,
 );
+
+async fn session_audit_leaves_tenant_version_alone(t: TestStore) {
+    // 002/004 §9: session events are audited; appending one must not make every broker
+    // recompile the tenant's policy (the snapshot follows the tenant version).
+    let env = Env::new(t);
+    let (tid, _owner) = env.tenant("Acme", "alice").await;
+    let before = env.dir.tenant_version(tid).await.unwrap();
+    let now = env.dir.now();
+    let record = AuditRecord {
+        id: AuditId::new_random(),
+        tenant: tid,
+        at: now + SignedDuration::from_secs(1),
+        actor: AuditActor::System,
+        kind: AuditKind::Session,
+        what: "session ended".into(),
+        from: None,
+        outcome: AuditOutcome::Success,
+        device: None,
+        session: None,
+    };
+    env.dir.record_audit(record.clone()).await.unwrap();
+    assert_eq!(env.dir.tenant_version(tid).await.unwrap(), before);
+    let range = AuditQuery::range(
+        now - SignedDuration::from_hours(1),
+        now + SignedDuration::from_hours(1),
+    );
+    let log = env.dir.query_audit(tid, &range).await.unwrap();
+    let kinds: Vec<AuditKind> = log.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![AuditKind::AccountConfiguration, AuditKind::Session],
+        "both scopes, merged oldest first"
+    );
+    let one = env
+        .dir
+        .query_audit(tid, &AuditQuery { limit: 1, ..range })
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].kind, AuditKind::AccountConfiguration);
+    env.advance(SignedDuration::from_hours(24 * 200));
+    assert_eq!(
+        env.dir.purge_audit(tid).await.unwrap(),
+        2,
+        "both scopes purged"
+    );
+}
 
 async fn tenant_creation_makes_builtins(t: TestStore) {
     let env = Env::new(t);

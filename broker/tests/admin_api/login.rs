@@ -1,0 +1,299 @@
+//! Bootstrap, login, TOTP and recovery codes, rate limits, authorization by user type.
+
+#![allow(unused_imports)]
+use serde_json::{Value, json};
+
+use crate::{Backend, OWNER_PW, assert_error, server, server_with};
+
+both!(bootstrap_and_login);
+async fn bootstrap_and_login(b: Backend) {
+    let s = server(b).await;
+    let boot = s
+        .started
+        .bootstrapped
+        .as_ref()
+        .expect("first start bootstraps");
+    assert!(
+        boot.generated_password.is_none(),
+        "password came from the config"
+    );
+    // Idempotent: a second run creates nothing.
+    assert!(
+        bootstrap(&s.started.dir, &s.cfg.bootstrap)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.started.dir.tenants().await.unwrap().len(), 1);
+
+    let t = s.owner().await;
+    let me = s.ok("GET", "/api/v1/me", &t, None).await;
+    assert_eq!(me["user"]["type"], "AccountOwner");
+    assert!(
+        me["user"].get("credentials").is_none(),
+        "no secrets in views"
+    );
+
+    // Uniform refusal for a wrong password and an unknown user.
+    let wrong = s.login(None, "admin", "Wrong-passw0rd").await;
+    let unknown = s.login(None, "nobody", "Wrong-passw0rd").await;
+    assert_error(&wrong, 401, "auth_failed");
+    assert_error(&unknown, 401, "auth_failed");
+    assert_eq!(wrong.body, unknown.body);
+    // Login by tenant name works, a wrong tenant name is the same refusal.
+    assert_eq!(
+        s.login(Some("Default"), "admin", OWNER_PW).await.status,
+        200
+    );
+    assert_error(
+        &s.login(Some("Nope"), "admin", OWNER_PW).await,
+        401,
+        "auth_failed",
+    );
+
+    // Failed logins are audited.
+    let audit = s.ok("GET", "/api/v1/audit?kind=SignIn", &t, None).await;
+    let recs = audit["records"].as_array().unwrap();
+    assert!(
+        recs.iter().any(|r| r["outcome"].get("Denied").is_some()),
+        "{audit}"
+    );
+    // No token, bad token.
+    assert_error(
+        &s.call("GET", "/api/v1/me", None, None).await,
+        401,
+        "auth_failed",
+    );
+    assert_error(
+        &s.call("GET", "/api/v1/me", Some("garbage"), None).await,
+        401,
+        "auth_failed",
+    );
+    // Logout ends the token.
+    s.ok("POST", "/api/v1/logout", &t, None).await;
+    assert_error(
+        &s.call("GET", "/api/v1/me", Some(&t), None).await,
+        401,
+        "auth_failed",
+    );
+}
+
+both!(totp_login);
+async fn totp_login(b: Backend) {
+    let s = server(b).await;
+    let t = s.owner().await;
+    let e = s.ok("POST", "/api/v1/me/totp", &t, None).await;
+    let secret = hex::decode(e["secret_hex"].as_str().unwrap()).unwrap();
+    assert!(e["otpauth_uri"].as_str().unwrap().starts_with("otpauth://"));
+    let now = Timestamp::now();
+    let code = |step: u64| format_code(totp_code(&secret, step).unwrap());
+    let bad = s
+        .call(
+            "POST",
+            "/api/v1/me/totp/confirm",
+            Some(&t),
+            Some(json!({"code": "000000"})),
+        )
+        .await;
+    if code(totp_step(now)) != "000000" {
+        assert_error(&bad, 422, "invalid_code");
+    }
+    s.ok(
+        "POST",
+        "/api/v1/me/totp/confirm",
+        &t,
+        Some(json!({"code": code(totp_step(now))})),
+    )
+    .await;
+    let rc = s.ok("POST", "/api/v1/me/recovery-codes", &t, None).await;
+    let codes = rc["recovery_codes"].as_array().unwrap();
+    assert_eq!(
+        codes.len(),
+        10,
+        "002/004: recovery codes come in sets of 10"
+    );
+
+    // Password step now answers mfa_required with a ticket, no token.
+    let r = s.login(None, "admin", OWNER_PW).await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["status"], "mfa_required");
+    assert!(v.get("token").is_none());
+    let ticket = v["ticket"].as_str().unwrap();
+    let wrong = s
+        .call(
+            "POST",
+            "/api/v1/login/mfa",
+            None,
+            Some(json!({"ticket": ticket, "code": "12345x"})),
+        )
+        .await;
+    assert_error(&wrong, 401, "auth_failed");
+    // The next step's code (within the ±1 skew; the current one was spent by the confirm).
+    let ok = s
+        .call(
+            "POST",
+            "/api/v1/login/mfa",
+            None,
+            Some(json!({"ticket": ticket, "code": code(totp_step(now) + 1)})),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let tok = ok.json()["token"].as_str().unwrap().to_owned();
+    s.ok("GET", "/api/v1/me", &tok, None).await;
+    // The ticket is single use.
+    let again = s
+        .call(
+            "POST",
+            "/api/v1/login/mfa",
+            None,
+            Some(json!({"ticket": ticket, "code": code(totp_step(now) + 1)})),
+        )
+        .await;
+    assert_error(&again, 401, "auth_failed");
+
+    // A recovery code works once (002/004: "A used code becomes inactive").
+    let rc0 = codes[0].as_str().unwrap();
+    let t2 = s.login(None, "admin", OWNER_PW).await.json()["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ok = s
+        .call(
+            "POST",
+            "/api/v1/login/mfa",
+            None,
+            Some(json!({"ticket": t2, "recovery_code": rc0})),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let t3 = s.login(None, "admin", OWNER_PW).await.json()["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reused = s
+        .call(
+            "POST",
+            "/api/v1/login/mfa",
+            None,
+            Some(json!({"ticket": t3, "recovery_code": rc0})),
+        )
+        .await;
+    assert_error(&reused, 401, "auth_failed");
+}
+
+both!(authorization_by_user_type);
+async fn authorization_by_user_type(b: Backend) {
+    let s = server(b).await;
+    let owner = s.owner().await;
+    let (_, user) = s.user(&owner, "plain", "User").await;
+    let (_, gm) = s.user(&owner, "manager", "GroupManager").await;
+    let (admin_id, _) = s.user(&owner, "boss", "AccountAdministrator").await;
+    let (plain2_id, _) = s.user(&owner, "plain2", "User").await;
+    // 002/004: a User may "view assigned devices and manage your profile" only.
+    let role = json!({"name": "R", "purpose": "DeviceAccess", "permissions": ["RemoteSession"]});
+    assert_error(
+        &s.call("POST", "/api/v1/roles", Some(&user), Some(role.clone()))
+            .await,
+        403,
+        "not_permitted",
+    );
+    assert_error(
+        &s.call("GET", "/api/v1/users", Some(&user), None).await,
+        403,
+        "not_permitted",
+    );
+    assert_error(
+        &s.call("GET", "/api/v1/audit", Some(&user), None).await,
+        403,
+        "not_permitted",
+    );
+    s.ok("GET", "/api/v1/me", &user, None).await;
+    // Group managers view roles but do not create them.
+    s.ok("GET", "/api/v1/roles", &gm, None).await;
+    assert_error(
+        &s.call("POST", "/api/v1/roles", Some(&gm), Some(role)).await,
+        403,
+        "not_permitted",
+    );
+    assert_error(
+        &s.call(
+            "POST",
+            "/api/v1/packages",
+            Some(&gm),
+            Some(json!({"name": "P"})),
+        )
+        .await,
+        403,
+        "not_permitted",
+    );
+    // 002/004: "You are not allowed to edit a user whose role is higher".
+    let r = s
+        .call(
+            "POST",
+            &format!("/api/v1/users/{admin_id}/disable"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_error(&r, 403, "not_permitted");
+    assert_error(
+        &s.call(
+            "DELETE",
+            &format!("/api/v1/users/{admin_id}"),
+            Some(&gm),
+            None,
+        )
+        .await,
+        403,
+        "not_permitted",
+    );
+    // ...but may disable a plain user.
+    s.ok(
+        "POST",
+        &format!("/api/v1/users/{plain2_id}/disable"),
+        &gm,
+        None,
+    )
+    .await;
+    // A group manager cannot create an administrator.
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&gm),
+            Some(
+                json!({"username": "x", "password": "Passw0rd-x", "type": "AccountAdministrator"}),
+            ),
+        )
+        .await;
+    assert_error(&r, 403, "not_permitted");
+}
+
+both!(login_rate_limit);
+async fn login_rate_limit(b: Backend) {
+    let s = server_with(b, |c| {
+        c.login.per_user_burst = 3;
+        c.login.per_user_per_minute = 1;
+    })
+    .await;
+    for _ in 0..3 {
+        assert_error(
+            &s.login(None, "admin", "Wrong-passw0rd").await,
+            401,
+            "auth_failed",
+        );
+    }
+    let r = s.login(None, "admin", OWNER_PW).await;
+    assert_error(&r, 429, "rate_limited");
+    // Another username is not affected.
+    assert_error(
+        &s.login(None, "someone", "Wrong-passw0rd").await,
+        401,
+        "auth_failed",
+    );
+    let m = s.call("GET", "/metrics", None, None).await;
+    assert!(m.body.contains("switchboard_logins_total"), "{}", m.body);
+    assert!(m.body.contains("outcome=\"rate_limited\""));
+}
+
