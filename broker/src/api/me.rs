@@ -44,12 +44,38 @@ pub async fn me(State(state): State<Arc<AdminState>>, caller: Caller) -> ApiResu
     })))
 }
 
-/// `POST /api/v1/me/totp`: a new (unconfirmed) TOTP secret.
+/// `POST /api/v1/me/totp`: a new (unconfirmed) TOTP secret. Replacing a confirmed
+/// authenticator needs a current code from it (`{"code": "..."}`), so a stolen token alone
+/// cannot move the second factor to another device.
 pub async fn totp_enrol(
     State(state): State<Arc<AdminState>>,
     Enrolling(caller): Enrolling,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     let u = state.dir.user(caller.user).await?;
+    let confirmed = u
+        .credentials
+        .totp
+        .as_ref()
+        .is_some_and(|t| t.last_step.is_some());
+    if confirmed {
+        let code: Option<CodeBody> = if body.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?,
+            )
+        };
+        let Some(code) = code else {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "totp_enrolled",
+                "an authenticator is already confirmed; send {\"code\"} from it to replace it",
+            ));
+        };
+        state.dir.verify_totp(caller.user, &code.code).await?;
+    }
     let st = state.dir.enroll_totp(caller.user).await?;
     audit_self(&state, &caller, "TOTP enrolment started").await;
     Ok(Json(json!({

@@ -1,9 +1,6 @@
 //! The `switchboard` binary: `--check-config` and the admin CLI.
 
-#![allow(unused_imports)]
-use serde_json::{Value, json};
-
-use crate::{Backend, OWNER_PW, assert_error, server, server_with};
+use crate::{Backend, OWNER_PW, server};
 
 /// The `switchboard` binary: `serve --check-config` names an unknown key and fails;
 /// `admin login --password-stdin` stores a 0600 token file that `admin users list` uses.
@@ -80,4 +77,3 @@ async fn binary_check_config_and_admin_cli() {
     let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 }
-

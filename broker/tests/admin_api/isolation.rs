@@ -1,9 +1,11 @@
 //! Two tenants cannot see or reach each other's objects through any endpoint.
 
-#![allow(unused_imports)]
 use serde_json::{Value, json};
 
-use crate::{Backend, OWNER_PW, assert_error, server, server_with};
+use crate::{Backend, OWNER_PW, assert_error, server};
+use switchboard_broker::api;
+use switchboard_directory::model::{DeviceKeys, Quotas, TenantId};
+use switchboard_directory::service::{Enrollment, NewTenant, NewUser};
 
 both!(tenants_are_isolated);
 async fn tenants_are_isolated(b: Backend) {
@@ -223,4 +225,3 @@ async fn tenants_are_isolated(b: Backend) {
         "auth_failed",
     );
 }
-

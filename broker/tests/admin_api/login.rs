@@ -1,9 +1,11 @@
 //! Bootstrap, login, TOTP and recovery codes, rate limits, authorization by user type.
 
-#![allow(unused_imports)]
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{Backend, OWNER_PW, assert_error, server, server_with};
+use switchboard_broker::bootstrap::bootstrap;
+use switchboard_directory::jiff::Timestamp;
+use switchboard_directory::rules::totp::{format_code, totp_code, totp_step};
 
 both!(bootstrap_and_login);
 async fn bootstrap_and_login(b: Backend) {
@@ -297,3 +299,97 @@ async fn login_rate_limit(b: Backend) {
     assert!(m.body.contains("outcome=\"rate_limited\""));
 }
 
+both!(per_ip_limit_and_mfa_lockout);
+async fn per_ip_limit_and_mfa_lockout(b: Backend) {
+    let s = server_with(b, |c| {
+        c.login.per_ip_burst = 12;
+        c.login.per_ip_per_minute = 1;
+    })
+    .await;
+    let t = s.owner().await;
+    let e = s.ok("POST", "/api/v1/me/totp", &t, None).await;
+    let secret = hex::decode(e["secret_hex"].as_str().unwrap()).unwrap();
+    let code = |step: u64| format_code(totp_code(&secret, step).unwrap());
+    let step = totp_step(Timestamp::now());
+    s.ok(
+        "POST",
+        "/api/v1/me/totp/confirm",
+        &t,
+        Some(json!({"code": code(step)})),
+    )
+    .await;
+    // Five wrong codes end the ticket: the right one no longer helps.
+    let ticket = s.login(None, "admin", OWNER_PW).await.json()["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong = if code(step + 1) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        let r = s
+            .call(
+                "POST",
+                "/api/v1/login/mfa",
+                None,
+                Some(json!({"ticket": ticket, "code": wrong})),
+            )
+            .await;
+        assert_error(&r, 401, "auth_failed");
+    }
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/login/mfa",
+            None,
+            Some(json!({"ticket": ticket, "code": code(step + 1)})),
+        )
+        .await;
+    assert_error(&r, 401, "auth_failed");
+    // The per-IP bucket (12) is spent by now, whatever the username.
+    let mut limited = false;
+    for i in 0..8 {
+        let r = s.login(None, &format!("user{i}"), "Wrong-passw0rd").await;
+        if r.status == 429 {
+            assert_error(&r, 429, "rate_limited");
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the per-IP limit never answered 429");
+}
+
+both!(totp_replacement_needs_a_code);
+async fn totp_replacement_needs_a_code(b: Backend) {
+    let s = server(b).await;
+    let t = s.owner().await;
+    let e = s.ok("POST", "/api/v1/me/totp", &t, None).await;
+    let secret = hex::decode(e["secret_hex"].as_str().unwrap()).unwrap();
+    let step = totp_step(Timestamp::now());
+    // Unconfirmed: enrolling again is free.
+    let e = s.ok("POST", "/api/v1/me/totp", &t, None).await;
+    let secret2 = hex::decode(e["secret_hex"].as_str().unwrap()).unwrap();
+    assert_ne!(secret, secret2);
+    let code2 = |step: u64| format_code(totp_code(&secret2, step).unwrap());
+    s.ok(
+        "POST",
+        "/api/v1/me/totp/confirm",
+        &t,
+        Some(json!({"code": code2(step)})),
+    )
+    .await;
+    // Confirmed: replacing it needs a code from it.
+    let r = s.call("POST", "/api/v1/me/totp", Some(&t), None).await;
+    assert_error(&r, 409, "totp_enrolled");
+    let r = s
+        .call(
+            "POST",
+            "/api/v1/me/totp",
+            Some(&t),
+            Some(json!({"code": code2(step + 1)})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

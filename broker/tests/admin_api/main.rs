@@ -6,16 +6,10 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use switchboard_broker::api;
 use switchboard_broker::app::{Started, start};
-use switchboard_broker::bootstrap::bootstrap;
 use switchboard_broker::client::{HttpClient, HttpResponse};
 use switchboard_broker::config::BrokerConfig;
 use switchboard_broker::sessions::NoSessions;
-use switchboard_directory::jiff::Timestamp;
-use switchboard_directory::model::{DeviceKeys, Quotas, TenantId};
-use switchboard_directory::rules::totp::{format_code, totp_code, totp_step};
-use switchboard_directory::service::{Enrollment, NewTenant, NewUser};
 use switchboard_tests::RedisServer;
 
 pub(crate) const OWNER_PW: &str = "Owner-Passw0rd";
@@ -84,7 +78,13 @@ impl Server {
             .unwrap()
     }
 
-    pub(crate) async fn ok(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn ok(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
         let r = self.call(method, path, Some(token), body).await;
         assert!(r.status < 300, "{method} {path}: {} {}", r.status, r.body);
         r.json()
@@ -145,7 +145,6 @@ macro_rules! both {
         }
     };
 }
-
 
 mod cli;
 mod isolation;

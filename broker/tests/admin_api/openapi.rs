@@ -1,9 +1,12 @@
 //! Configuration, OpenAPI/route agreement, metrics, HTTPS.
 
-#![allow(unused_imports)]
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{Backend, OWNER_PW, assert_error, server, server_with};
+use crate::{Backend, assert_error, server, server_with};
+use switchboard_broker::api;
+use switchboard_broker::client::HttpClient;
+use switchboard_broker::config::BrokerConfig;
+use switchboard_directory::model::TenantId;
 
 #[test]
 fn unknown_config_key_is_refused_by_name() {
@@ -122,4 +125,3 @@ async fn https_admin_with_pinned_certificate() {
             .is_err()
     );
 }
-

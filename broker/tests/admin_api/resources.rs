@@ -1,9 +1,10 @@
 //! Every resource family round trip, and bad input.
 
-#![allow(unused_imports)]
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{Backend, OWNER_PW, assert_error, server, server_with};
+use crate::{Backend, assert_error, server};
+use switchboard_directory::model::DeviceKeys;
+use switchboard_directory::service::Enrollment;
 
 both!(resources_round_trip);
 async fn resources_round_trip(b: Backend) {
@@ -467,4 +468,3 @@ async fn bad_input(b: Backend) {
         .await;
     assert_error(&r, 404, "not_found");
 }
-

@@ -169,7 +169,7 @@ impl Directory {
                 .await?,
         );
         // Each part is the oldest `limit` of its scope, so the oldest `limit` of both is here.
-        out.sort_by(|a, b| (a.at, a.id).cmp(&(b.at, b.id)));
+        out.sort_by_key(|r| (r.at, r.id));
         out.truncate(limit);
         Ok(out)
     }

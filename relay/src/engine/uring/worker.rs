@@ -97,6 +97,8 @@ pub(super) struct Worker {
     throttled: Vec<(usize, u32, usize, Instant)>,
     any_starved: bool,
     next_tick: Instant,
+    /// Read once per loop turn: activity stamps and rate-limit decisions need no finer time.
+    now: Instant,
 }
 
 impl std::fmt::Debug for Worker {
@@ -134,6 +136,7 @@ impl Worker {
             throttled: Vec::new(),
             any_starved: false,
             next_tick: Instant::now() + TICK,
+            now: Instant::now(),
         })
     }
 
@@ -164,8 +167,9 @@ impl Worker {
                     }
                 }
             }
-            self.drain_completions();
             let now = Instant::now();
+            self.now = now;
+            self.drain_completions();
             if !self.throttled.is_empty() {
                 self.wake_throttled(now);
             }
@@ -414,7 +418,7 @@ impl Worker {
                 len,
             });
             pick_mut(&mut s.dirs, side).queued += len as usize;
-            s.last_active = Instant::now();
+            s.last_active = self.now;
             let d = pick(&s.dirs, side);
             let pause = d.queued >= high && d.recv_armed && !d.cancel_inflight;
             self.pump(slot, side);
@@ -467,7 +471,7 @@ impl Worker {
     /// Starts the next send of direction `side` if none is in flight.
     fn pump(&mut self, slot: usize, side: usize) {
         let zc_threshold = self.cfg.zero_copy_threshold;
-        let now = Instant::now();
+        let now = self.now;
         let Some(s) = self.sessions.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
@@ -608,7 +612,7 @@ impl Worker {
             return;
         }
         let mut sent = res as usize;
-        s.last_active = Instant::now();
+        s.last_active = self.now;
         if let Some(c) = s.counters.as_ref() {
             c.record(if side == 0 { Way::AToB } else { Way::BToA }, sent);
         }
