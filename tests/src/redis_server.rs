@@ -4,37 +4,41 @@
 //! guard kills it on drop. A missing `redis-server` is an error naming the Debian package,
 //! never a silent skip.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A running private `redis-server`; killed (SIGKILL) when dropped.
+/// A running private `redis-server`; killed (SIGKILL) and reaped when dropped.
 #[derive(Debug)]
 pub struct RedisServer {
-    child: Child,
+    child: Option<Child>,
     port: u16,
+    aof: bool,
     dir: tempfile::TempDir,
 }
 
 impl RedisServer {
     /// Starts a server that keeps nothing on disk.
     pub fn start() -> anyhow::Result<Self> {
-        Self::start_with(&["--save", "", "--appendonly", "no"])
+        Self::start_with(false)
     }
 
-    /// Starts a server with append-only-file persistence (`appendfsync always`), so a test
-    /// can kill and restart it and find what was acknowledged.
+    /// Starts a server with append-only-file persistence (`appendfsync always`), so a test can
+    /// kill and restart it and find what was acknowledged.
     pub fn start_with_aof() -> anyhow::Result<Self> {
-        Self::start_with(&["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+        Self::start_with(true)
     }
 
-    fn start_with(extra: &[&str]) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let port = crate::free_tcp_port()?;
-        let child = spawn(port, dir.path(), extra)?;
-        let server = Self { child, port, dir };
-        server.wait_ready()?;
+    fn start_with(aof: bool) -> anyhow::Result<Self> {
+        let mut server = Self {
+            child: None,
+            port: crate::free_tcp_port()?,
+            aof,
+            dir: tempfile::tempdir()?,
+        };
+        server.spawn()?;
         Ok(server)
     }
 
@@ -48,51 +52,70 @@ impl RedisServer {
         self.port
     }
 
-    /// Kills the server at once (SIGKILL), keeping its directory.
-    pub fn kill(&mut self) -> anyhow::Result<()> {
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
+    /// Kills the server at once (SIGKILL) and reaps it, keeping its directory and port.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
-    /// Starts the server again on the same port and directory (after `kill`), with the same
-    /// persistence settings as `start_with_aof`.
-    pub fn restart_with_aof(&mut self) -> anyhow::Result<()> {
-        let extra = ["--save", "", "--appendonly", "yes", "--appendfsync", "always"];
-        self.child = spawn(self.port, self.dir.path(), &extra)?;
+    /// Kills the server if it runs and starts it again on the same port, directory and
+    /// persistence settings.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.spawn()
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let persistence: &[&str] = if self.aof {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
+        let child = Command::new(which_redis_server()?)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(persistence)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
         self.wait_ready()
     }
 
+    /// Waits until the server answers PING (bounded: 200 tries of 25 ms).
     fn wait_ready(&self) -> anyhow::Result<()> {
-        // Bounded: 200 tries of 25 ms.
         for _ in 0..200 {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if answers_ping(self.port) {
                 return Ok(());
             }
             wait(Duration::from_millis(25));
         }
-        anyhow::bail!("redis-server on port {} did not start within 5 s", self.port)
+        anyhow::bail!(
+            "redis-server on port {} did not answer PING within 5 s",
+            self.port
+        )
     }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
-fn spawn(port: u16, dir: &Path, extra: &[&str]) -> anyhow::Result<Child> {
-    let binary = which_redis_server()?;
-    let child = Command::new(binary)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .arg("--dir")
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    Ok(child)
+fn answers_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && reply.starts_with(b"+PONG")
 }
 
 fn which_redis_server() -> anyhow::Result<PathBuf> {

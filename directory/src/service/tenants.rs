@@ -1,15 +1,22 @@
 //! Tenants: creation with their built-ins (`Everyone`, `Everything`, the system roles and the
-//! owner's membership), reading, account settings, ownership transfer, the audit toggle.
+//! owner's membership), reading, account settings (name, time zone, MFA policy), the audit
+//! toggle. Ownership transfer lives with the users.
 
 use super::audit::append;
 use super::codec::{Rec, Tx, read_known};
 use super::users::{NewUser, new_identity, undo_identity};
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
-use crate::model::{AuditKind, EVERYONE, EVERYTHING, Quotas, Tenant, TenantId, User, UserId};
+use crate::model::{
+    AuditKind, EVERYONE, EVERYTHING, MfaPolicy, Quotas, Tenant, TenantId, User, UserId,
+};
+use crate::rules::schedule::resolve_time_zone;
 use crate::rules::tenant::new_tenant;
 use crate::rules::user_types::Capability;
 use crate::store::Scope;
+
+/// Longest account name, in characters.
+pub const MAX_TENANT_NAME: usize = 200;
 
 /// What a new tenant needs.
 #[derive(Clone, Debug)]
@@ -127,6 +134,102 @@ impl Directory {
                 None,
             )?;
             tx.commit(&*self.store).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Changes the account's MFA policy: Disabled, Enabled per user, or Enforced (002/004
+    /// §1.4; "MFA settings need administrator or higher"). Members' own flags are kept, so
+    /// going back to per-user restores each member's choice. Returns the updated tenant.
+    pub async fn set_mfa_policy(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        policy: MfaPolicy,
+    ) -> Result<Tenant, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
+        self.edit_tenant(tenant, actor, |t| {
+            if t.mfa_policy == policy {
+                return Ok(None);
+            }
+            let was = t.mfa_policy;
+            t.mfa_policy = policy;
+            Ok(Some(format!(
+                "multi-factor authentication policy changed from {was:?} to {policy:?}"
+            )))
+        })
+        .await
+    }
+
+    /// Changes the account's name and/or IANA time zone (account configuration: Account owner
+    /// only, 002/004 §2.2). The name is trimmed and needs 1 to [`MAX_TENANT_NAME`] characters;
+    /// an unknown zone is refused with `UnknownTimeZone`. Returns the updated tenant.
+    pub async fn set_tenant_profile(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        name: Option<&str>,
+        timezone: Option<&str>,
+    ) -> Result<Tenant, DirectoryError> {
+        self.require(tenant, actor, Capability::ConfigureAccount)
+            .await?;
+        let name = name.map(str::trim);
+        if let Some(n) = name
+            && (n.is_empty() || n.chars().count() > MAX_TENANT_NAME)
+        {
+            return Err(DirectoryError::NotAllowed(
+                "an account name needs 1 to 200 characters",
+            ));
+        }
+        if let Some(z) = timezone {
+            resolve_time_zone(z)?;
+        }
+        self.edit_tenant(tenant, actor, |t| {
+            let mut changes = Vec::new();
+            if let Some(n) = name
+                && n != t.name
+            {
+                changes.push(format!("name changed from {:?} to {n:?}", t.name));
+                t.name = n.to_owned();
+            }
+            if let Some(z) = timezone
+                && z != t.timezone
+            {
+                changes.push(format!("time zone changed from {:?} to {z:?}", t.timezone));
+                t.timezone = z.to_owned();
+            }
+            Ok((!changes.is_empty()).then(|| format!("account {}", changes.join(", "))))
+        })
+        .await
+    }
+
+    /// Applies `edit` to the tenant record in one batch with its audit record; `edit` returns
+    /// the audit text, or `None` when nothing changed (then nothing is written).
+    async fn edit_tenant(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        edit: impl Fn(&mut Tenant) -> Result<Option<String>, DirectoryError>,
+    ) -> Result<Tenant, DirectoryError> {
+        retry(|| async {
+            let rec = self.tenant_rec(tenant).await?;
+            let mut t = rec.value.clone();
+            let Some(what) = edit(&mut t)? else {
+                return Ok(rec.value);
+            };
+            let mut tx = Tx::new(scope(tenant)?);
+            tx.update(keys::TENANT, rec.version, &t)?;
+            append(
+                &mut tx,
+                &t,
+                self.now(),
+                &actor.audit,
+                AuditKind::AccountConfiguration,
+                what,
+                None,
+            )?;
+            t.version = tx.commit(&*self.store).await?;
+            Ok(t)
         })
         .await
     }

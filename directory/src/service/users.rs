@@ -1,6 +1,7 @@
 //! Users: identities (global) and memberships (per tenant). Create (self-hosted, with a
 //! password), invite, accept, disable (manual or plan limit) and enable, remove (from the
-//! primary account: from every account), ownership transfer, and the user lookups.
+//! primary account: from every account), ownership transfer, type and MFA-flag changes, and the
+//! user lookups.
 //!
 //! Passwords are checked against the policy and hashed with Argon2id in `spawn_blocking`.
 
@@ -13,7 +14,7 @@ use crate::model::{
     TenantId, User, UserId, UserType,
 };
 use crate::rules::password;
-use crate::rules::tenant::{check_invitation_acceptance, check_quota, usage};
+use crate::rules::tenant::{check_invitation_acceptance, check_mfa_change, check_quota, usage};
 use crate::rules::user_types;
 use crate::store::Scope;
 use jiff::Timestamp;
@@ -99,6 +100,19 @@ async fn actor_membership(
         None if actor.audit == crate::model::AuditActor::System => Ok(None),
         None => Err(DirectoryError::NotAllowed("only users manage users")),
     }
+}
+
+/// The acting member's record (with its version), or `NotAllowed` if they are not a member.
+async fn actor_rec(
+    d: &Directory,
+    sc: &Scope,
+    actor: UserId,
+) -> Result<Rec<Membership>, DirectoryError> {
+    read(&*d.store, sc, &keys::member(actor))
+        .await?
+        .ok_or(DirectoryError::NotAllowed(
+            "the acting user is not a member of this account",
+        ))
 }
 
 /// Best-effort removal of a just-created identity whose tenant write failed, so its username
@@ -539,6 +553,126 @@ impl Directory {
                 None,
             )?;
             tx.commit(&*self.store).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Changes a member's type (002/004 §2.2): nobody edits a higher type, grants a type above
+    /// their own or changes their own type, and the owner's type changes only through
+    /// [`Directory::transfer_ownership`] (`rules::user_types::can_set_type`). The acting
+    /// member's record is a precondition of the batch, so a concurrent demotion of the actor
+    /// makes this start over. Returns the updated membership.
+    pub async fn set_member_type(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        user: UserId,
+        new_type: UserType,
+    ) -> Result<Membership, DirectoryError> {
+        retry(|| async {
+            let t = self.tenant_rec(tenant).await?;
+            let sc = scope(tenant)?;
+            let m: Rec<Membership> =
+                read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user).await?;
+            let mut tx = Tx::new(sc.clone());
+            match actor.user_id() {
+                Some(a) if a == user => user_types::can_set_type(&m.value, &m.value, new_type)?,
+                Some(a) => {
+                    let am = actor_rec(self, &sc, a).await?;
+                    user_types::can_set_type(&am.value, &m.value, new_type)?;
+                    tx.expect(&keys::member(a), Some(am.version));
+                }
+                None if actor.audit == crate::model::AuditActor::System => {
+                    if m.value.user_type == UserType::AccountOwner
+                        || new_type == UserType::AccountOwner
+                    {
+                        return Err(DirectoryError::NotAllowed(
+                            "the account owner changes only through ownership transfer",
+                        ));
+                    }
+                }
+                None => return Err(DirectoryError::NotAllowed("only users manage users")),
+            }
+            if m.value.user_type == new_type {
+                return Ok(m.value);
+            }
+            let now = self.now();
+            let mut m2 = m.value.clone();
+            m2.user_type = new_type;
+            m2.modified_at = now;
+            m2.modified_by = actor.user_id();
+            tx.update(&keys::member(user), m.version, &m2)?;
+            append(
+                &mut tx,
+                &t.value,
+                now,
+                &actor.audit,
+                AuditKind::User,
+                format!(
+                    "user {user} type changed from {:?} to {new_type:?}",
+                    m.value.user_type
+                ),
+                None,
+            )?;
+            tx.commit(&*self.store).await?;
+            Ok(m2)
+        })
+        .await
+    }
+
+    /// Turns a member's own MFA flag on or off (002/004 §1.4: users toggle it in their profile,
+    /// admins when editing a user). Refused under policy "Enforced" (nobody may change it) and
+    /// when enabling under "Disabled" (`rules::tenant::check_mfa_change`); the tenant record is
+    /// a precondition of the batch, so a concurrent policy change makes this start over.
+    /// Returns the updated membership.
+    pub async fn set_member_mfa(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        user: UserId,
+        enabled: bool,
+    ) -> Result<Membership, DirectoryError> {
+        retry(|| async {
+            let t = self.tenant_rec(tenant).await?;
+            check_mfa_change(t.value.mfa_policy, enabled)?;
+            let sc = scope(tenant)?;
+            let m: Rec<Membership> =
+                read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user).await?;
+            let mut tx = Tx::new(sc.clone());
+            tx.expect(keys::TENANT, Some(t.version));
+            match actor.user_id() {
+                Some(a) if a == user => user_types::can_edit(&m.value, &m.value)?,
+                Some(a) => {
+                    let am = actor_rec(self, &sc, a).await?;
+                    user_types::can_edit(&am.value, &m.value)?;
+                    tx.expect(&keys::member(a), Some(am.version));
+                }
+                None if actor.audit == crate::model::AuditActor::System => {}
+                None => return Err(DirectoryError::NotAllowed("only users manage users")),
+            }
+            if m.value.mfa_enabled == enabled {
+                return Ok(m.value);
+            }
+            let now = self.now();
+            let mut m2 = m.value.clone();
+            m2.mfa_enabled = enabled;
+            m2.modified_at = now;
+            m2.modified_by = actor.user_id();
+            tx.update(&keys::member(user), m.version, &m2)?;
+            append(
+                &mut tx,
+                &t.value,
+                now,
+                &actor.audit,
+                AuditKind::User,
+                format!(
+                    "multi-factor authentication {} for user {user}",
+                    if enabled { "enabled" } else { "disabled" }
+                ),
+                None,
+            )?;
+            tx.commit(&*self.store).await?;
+            Ok(m2)
         })
         .await
     }

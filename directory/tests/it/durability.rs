@@ -9,7 +9,7 @@ use switchboard_directory::error::DirectoryError;
 use switchboard_directory::store::redb::RedbStore;
 use switchboard_directory::store::{KvStore, Scope, WriteBatch};
 
-use crate::support::RedisServer;
+use crate::support::{redis_store, start_redis};
 
 const CHILD_ENV: &str = "SB_TEST_REDB_CHILD_PATH";
 
@@ -94,11 +94,10 @@ fn redb_acknowledged_writes_survive_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_with_aof_survives_sigkill_and_restart() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut server = RedisServer::start_aof(tmp.path());
+    let mut server = start_redis(true);
     let sc = Scope::tenant("acme").unwrap();
     {
-        let store = server.store().await;
+        let store = redis_store(&server).await;
         for i in 0..100u32 {
             store
                 .put(&sc, &format!("k/{i:03}"), i.to_be_bytes().to_vec())
@@ -106,9 +105,9 @@ async fn redis_with_aof_survives_sigkill_and_restart() {
                 .unwrap();
         }
     }
-    server.kill9();
-    server.restart();
-    let store = server.store().await;
+    server.kill();
+    server.restart().unwrap();
+    let store = redis_store(&server).await;
     for i in 0..100u32 {
         let v = store.get(&sc, &format!("k/{i:03}")).await.unwrap();
         assert_eq!(
@@ -126,11 +125,11 @@ async fn redis_with_aof_survives_sigkill_and_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_redis_gives_a_typed_error_not_a_hang() {
-    let mut server = RedisServer::start();
-    let store = server.store().await;
+    let mut server = start_redis(false);
+    let store = redis_store(&server).await;
     let sc = Scope::tenant("acme").unwrap();
     store.put(&sc, "k", vec![1]).await.unwrap();
-    server.kill9();
+    server.kill();
     // A generous bound: this is "never hangs", not a performance assertion.
     let bound = Duration::from_secs(30);
     for _ in 0..3 {
@@ -171,11 +170,11 @@ async fn dead_redis_gives_a_typed_error_not_a_hang() {
 async fn redis_store_recovers_after_restart_without_aof_data() {
     // After a restart the manager reconnects by itself: calls work again (data without AOF or
     // RDB is gone, which is why ops/directory.md asks for appendonly).
-    let mut server = RedisServer::start();
-    let store = server.store().await;
+    let mut server = start_redis(false);
+    let store = redis_store(&server).await;
     let sc = Scope::tenant("acme").unwrap();
     store.put(&sc, "k", vec![1]).await.unwrap();
-    server.restart();
+    server.restart().unwrap();
     let mut ok = false;
     for _ in 0..50 {
         if store.put(&sc, "k", vec![2]).await.is_ok() {
@@ -192,10 +191,10 @@ async fn redis_store_recovers_after_restart_without_aof_data() {
 async fn redis_resubscription_announces_resync() {
     // Notifications sent while the subscription was down are lost, so after re-subscribing
     // the store tells its subscribers to re-validate every cached snapshot.
-    let mut server = RedisServer::start();
-    let store = server.store().await;
+    let mut server = start_redis(false);
+    let store = redis_store(&server).await;
     let mut events = store.subscribe();
-    server.restart();
+    server.restart().unwrap();
     let got = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             match events.recv().await {

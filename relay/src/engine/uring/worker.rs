@@ -33,6 +33,12 @@ const OP_CANCEL: u64 = 5;
 
 /// Most bytes handed to one send SQE.
 const MAX_SEND: usize = 1 << 20;
+/// A turn with at least this many completions counts as busy (see `run`).
+const COALESCE_BUSY: usize = 4;
+/// Completions a busy ring waits for before waking.
+const COALESCE_BATCH: usize = 16;
+/// Longest a busy ring waits for its batch.
+const COALESCE_WAIT: Duration = Duration::from_micros(100);
 /// How often idle timeouts, cancellation and abandoned callers are checked.
 const TICK: Duration = Duration::from_millis(200);
 
@@ -99,6 +105,8 @@ pub(super) struct Worker {
     next_tick: Instant,
     /// Read once per loop turn: activity stamps and rate-limit decisions need no finer time.
     now: Instant,
+    /// Completions handled in the previous loop turn.
+    last_turn: usize,
 }
 
 impl std::fmt::Debug for Worker {
@@ -137,6 +145,7 @@ impl Worker {
             any_starved: false,
             next_tick: Instant::now() + TICK,
             now: Instant::now(),
+            last_turn: 0,
         })
     }
 
@@ -152,12 +161,21 @@ impl Worker {
             for t in &self.throttled {
                 deadline = deadline.min(t.3);
             }
-            let wait = deadline.saturating_duration_since(now);
+            let mut wait = deadline.saturating_duration_since(now);
+            // Completion coalescing: when the last turn was busy, wait for a batch (or a
+            // short while) instead of waking for every single completion. A quiet ring (a
+            // ping-pong) keeps waking on the first completion, so it adds no latency there.
+            let want = if self.last_turn >= COALESCE_BUSY {
+                wait = wait.min(COALESCE_WAIT);
+                COALESCE_BATCH
+            } else {
+                1
+            };
             let ts = Timespec::new()
                 .sec(wait.as_secs())
                 .nsec(wait.subsec_nanos());
             let args = SubmitArgs::new().timespec(&ts);
-            if let Err(e) = self.ring.submitter().submit_with_args(1, &args) {
+            if let Err(e) = self.ring.submitter().submit_with_args(want, &args) {
                 match e.raw_os_error() {
                     Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) => {}
                     _ => {
@@ -218,6 +236,7 @@ impl Worker {
 
     fn drain_completions(&mut self) {
         let mut cqes = std::mem::take(&mut self.cqes);
+        self.last_turn = 0;
         for _ in 0..64 {
             cqes.clear();
             cqes.extend(
@@ -228,6 +247,7 @@ impl Worker {
             if cqes.is_empty() {
                 break;
             }
+            self.last_turn += cqes.len();
             for &(ud, res, flags) in &cqes {
                 self.handle(ud, res, flags);
             }
