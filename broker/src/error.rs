@@ -48,6 +48,12 @@ pub enum BrokerError {
     /// The admin client could not talk to the server.
     #[error("admin client: {0}")]
     Client(String),
+    /// The actor layer could not start.
+    #[error("actors: {0}")]
+    Actors(#[from] switchboard_actors::ActorError),
+    /// The in-process relay could not start.
+    #[error("relay: {0}")]
+    Relay(#[from] switchboard_relay::RelayError),
 }
 
 impl BrokerError {

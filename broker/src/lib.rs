@@ -13,7 +13,9 @@
 //! - `auth`: bearer tokens and MFA tickets (hashed, in memory, with a TTL), login rate limits;
 //! - `api`: the admin HTTP API (axum), one file per resource family, OpenAPI from the route table;
 //! - `server`: serving the API over HTTP or HTTPS;
-//! - `sessions`: the live-session registry the actors will implement;
+//! - `control`: the TLS control listener and connections, the relay link, and `Node` (all of
+//!   `switchboard serve` on one machine);
+//! - `sessions`: the live-session view of the admin API, over the actors' hub;
 //! - `metrics`: metric names and the process's one Prometheus recorder;
 //! - `app`: starting all of the above from a configuration;
 //! - `client`, `admin_cli`: the `switchboard admin` command-line client.
@@ -26,6 +28,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod client;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod metrics;
 pub mod server;

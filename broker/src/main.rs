@@ -3,8 +3,9 @@
 //! `switchboard relay` runs a relay node from a TOML file plus flags (`--check-config` checks
 //! and exits). `switchboard serve` runs the broker's admin half (configuration from
 //! `--config` + `SWITCHBOARD_*` env + flags, first-start bootstrap, control certificate, ticket
-//! keys, admin API and `/metrics`) and an in-process relay accepting the broker's ticket keys;
-//! the control listeners come next. `switchboard admin` is the admin API's command-line client.
+//! keys, admin API and `/metrics`), the actors, an in-process relay accepting the broker's
+//! ticket keys and the TLS control listener (QUIC control is not written yet).
+//! `switchboard admin` is the admin API's command-line client.
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use switchboard_relay::config::{BrokerKey, SinkKind, parse_key_hex};
 use switchboard_relay::record::{NullSink, RecordSink};
-use switchboard_relay::{ChannelSink, EngineKind, RedisSink, RelayConfig, RelayHandle};
+use switchboard_relay::{EngineKind, RedisSink, RelayConfig, RelayHandle};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -310,17 +311,25 @@ async fn wait_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The admin half of the broker (directory, first-start bootstrap, control certificate,
-/// ticket keys, admin API and `/metrics`) plus an in-process relay that accepts the broker's
-/// ticket keys. The control listeners and actors are not wired yet. Session records are logged.
+/// Everything on one machine (`switchboard_broker::control::Node`): directory, first-start
+/// bootstrap, control certificate, ticket keys, admin API and `/metrics`, the actors, the
+/// in-process relay (registered with the actors, its records fed back) and the TLS control
+/// listener. Runs until SIGTERM/SIGINT, then drains the relay.
 async fn serve(
     args: ServeArgs,
     broker: switchboard_broker::config::BrokerConfig,
 ) -> anyhow::Result<()> {
     // One Prometheus recorder for the whole process, with the broker's and the relay's buckets.
     let _ = switchboard_broker::metrics::prometheus_handle();
-    let sessions = Arc::new(switchboard_broker::sessions::NoSessions);
-    let started = switchboard_broker::app::start(&broker, sessions).await?;
+    let overrides = switchboard_broker::control::RelayOverrides {
+        listen: args.relay_listen.clone(),
+        quic_listen: args.relay_quic_listen.clone(),
+        no_quic: false,
+        metrics_listen: args.metrics_listen,
+        advertise: None,
+    };
+    let node = switchboard_broker::control::Node::start(&broker, overrides).await?;
+    let started = &node.started;
     if let Some(b) = &started.bootstrapped {
         println!(
             "first start: created tenant {:?} ({}) with owner {:?}",
@@ -355,27 +364,19 @@ async fn serve(
         if started.admin.tls { "https" } else { "http" },
         started.admin.addr
     );
-    let mut cfg = broker.relay_config(1, started.tickets.broker_keys())?;
-    if !args.relay_listen.is_empty() {
-        cfg.listen = args.relay_listen;
+    for a in node.control.local_addrs() {
+        println!("control (TLS) on {a}");
     }
-    if !args.relay_quic_listen.is_empty() {
-        cfg.quic_listen = args.relay_quic_listen;
+    println!(
+        "relay on {:?} (clients dial {})",
+        node.relay.tcp_addrs(),
+        node.relay_addr
+    );
+    wait_signal().await?;
+    tracing::info!("signal received: draining the relay (send it again to stop at once)");
+    tokio::select! {
+        () = node.shutdown() => tracing::info!("drained; bye"),
+        r = wait_signal() => { r?; tracing::warn!("second signal: stopping now"); }
     }
-    if args.metrics_listen.is_some() {
-        cfg.metrics_listen = args.metrics_listen;
-    }
-    cfg.validate()?;
-    let (sink, mut records) = ChannelSink::new(4096);
-    tokio::spawn(async move {
-        while let Some(r) = records.recv().await {
-            tracing::info!(session = %r.session_id, tenant = %r.tenant_id,
-                host_to_guest = r.bytes_host_to_guest, guest_to_host = r.bytes_guest_to_host,
-                duration_ms = r.duration_ms, reason = %r.close_reason, engine = %r.engine,
-                "session ended");
-        }
-    });
-    let result = run_relay(cfg, Some(Arc::new(sink))).await;
-    drop(started);
-    result
+    Ok(())
 }

@@ -66,6 +66,10 @@ impl SessionRecord {
 pub trait RecordSink: Send + Sync + fmt::Debug {
     /// Queues one record (dropping it, counted, when the sink cannot keep up).
     fn submit(&self, record: SessionRecord);
+
+    /// Both sides of `session` bound and were sent `Ready` (the in-process broker uses it to
+    /// mark the session active). Must not block; ignored by default.
+    fn paired(&self, _session: switchboard_codec::SessionId) {}
 }
 
 /// Drops every record.

@@ -482,6 +482,7 @@ async fn run_session(inner: Arc<Inner>, mine: Arrival, theirs: Arrival) {
         return;
     }
     metrics::histogram!(m::SETUP_SECONDS).record(setup.as_secs_f64());
+    inner.sink.paired(ticket.session_id);
     let now = Instant::now();
     let rate = [host.ticket.byte_rate_limit, guest.ticket.byte_rate_limit]
         .into_iter()

@@ -144,8 +144,13 @@ pub fn table() -> Api {
         .post("/api/v1/users/{id}/enable", "Enable a user", users::enable)
         .put(
             "/api/v1/users/{id}/type",
-            "Change a user's type (not yet supported)",
+            "Change a user's type (AccountOwner: transfer ownership)",
             users::set_type,
+        )
+        .put(
+            "/api/v1/users/{id}/mfa",
+            "Turn a user's own MFA flag on or off",
+            users::set_mfa,
         )
         .get(
             "/api/v1/user-groups",

@@ -2,7 +2,8 @@
 //! enrollment key is in this answer only), list, get, revoke (`{"confirm": "revoke"}`; answers
 //! the devices cut off), remove.
 //!
-//! The directory has no package list yet, so the list scans the tenant's `package/` keys.
+//! Lists and reads answer the directory's `PackageSummary`: the key hash never leaves the
+//! directory.
 
 use std::sync::Arc;
 
@@ -12,17 +13,13 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_directory::jiff::Timestamp;
-use switchboard_directory::model::{DeploymentPackage, DeviceGroupId, PackageId};
+use switchboard_directory::model::{DeviceGroupId, PackageId};
 use switchboard_directory::rules::user_types::Capability;
-use switchboard_directory::service::NewPackage;
-use switchboard_directory::store::{Scope, scan_all};
+use switchboard_directory::service::{NewPackage, PackageSummary};
 
 use super::caller::Caller;
-use super::error::{ApiError, ApiJson, ApiResult, parse_id};
+use super::error::{ApiJson, ApiResult, parse_id};
 use super::state::AdminState;
-
-/// Most records a list reads.
-pub const MAX_LIST: usize = 100_000;
 
 /// Body of package creation.
 #[derive(Debug, Deserialize)]
@@ -65,27 +62,10 @@ pub struct RevokeBody {
     pub confirm: String,
 }
 
-/// Reads every record under `prefix` of the tenant's scope.
-pub(crate) async fn scan_records<T: serde::de::DeserializeOwned>(
-    state: &AdminState,
-    caller: &Caller,
-    prefix: &str,
-) -> ApiResult<Vec<T>> {
-    let scope = Scope::tenant(&caller.tenant.to_string())?;
-    let items = scan_all(&**state.dir.store(), &scope, prefix, MAX_LIST).await?;
-    items
-        .into_iter()
-        .map(|(k, v)| {
-            serde_json::from_slice(&v.value).map_err(|e| ApiError::internal(&format!("{k}: {e}")))
-        })
-        .collect()
-}
-
-/// `GET /api/v1/packages`.
+/// `GET /api/v1/packages`: every package with its device count, never a key or key hash.
 pub async fn list(State(state): State<Arc<AdminState>>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let mut p: Vec<DeploymentPackage> = scan_records(&state, &caller, "package/").await?;
-    p.sort_by(|a, b| a.name.cmp(&b.name));
+    let p = state.dir.packages(caller.tenant, &caller.actor()).await?;
     Ok(Json(json!({ "packages": p })))
 }
 
@@ -94,10 +74,15 @@ pub async fn get(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<DeploymentPackage>> {
+) -> ApiResult<Json<PackageSummary>> {
     caller.require(Capability::Administer)?;
     let id: PackageId = parse_id("deployment package", &id)?;
-    Ok(Json(state.dir.package(caller.tenant, id).await?))
+    Ok(Json(
+        state
+            .dir
+            .package_summary(caller.tenant, &caller.actor(), id)
+            .await?,
+    ))
 }
 
 /// `POST /api/v1/packages`: the answer carries the enrollment key, shown this once.
@@ -132,9 +117,13 @@ pub async fn create(
             },
         )
         .await?;
+    let shown = state
+        .dir
+        .package_summary(caller.tenant, &caller.actor(), p.id)
+        .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "package": p, "enrollment_key": key })),
+        Json(json!({ "package": shown, "enrollment_key": key })),
     ))
 }
 

@@ -1,7 +1,8 @@
 //! Users of the caller's tenant: list, get, create (with a password) or invite (without),
-//! disable, enable, remove. Group manager or higher; the directory applies the hierarchy
-//! ("only users with roles below their role" for removal, no editing a higher type). A user
-//! id of another tenant is answered 404 like an unknown one.
+//! disable, enable, remove, change the type (or transfer ownership) and the per-user MFA flag.
+//! Group manager or higher (a member may set their own MFA flag); the directory applies the
+//! hierarchy ("only users with roles below their role" for removal, no editing a higher type).
+//! A user id of another tenant is answered 404 like an unknown one.
 
 use std::sync::Arc;
 
@@ -174,16 +175,70 @@ pub async fn remove(
     Ok(Json(json!({"status": "removed"})))
 }
 
-/// `PUT /api/v1/users/{id}/type`: not yet possible (no directory operation).
+/// Body of `PUT /users/{id}/type`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeBody {
+    /// The new type.
+    #[serde(rename = "type")]
+    pub user_type: UserType,
+}
+
+/// `PUT /api/v1/users/{id}/type` `{type}`. Nobody edits a higher type or grants one above
+/// their own (002/004 §2.2). `AccountOwner` transfers ownership: only the owner may, the
+/// previous owner becomes an Account administrator and both must log in again (004).
 pub async fn set_type(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(b): ApiJson<TypeBody>,
+) -> ApiResult<Json<UserView>> {
     caller.require(Capability::ManageUsersAndDevices)?;
     let id: UserId = parse_id("user", &id)?;
     state.dir.membership(caller.tenant, id).await?;
-    Err(ApiError::not_implemented(
-        "the directory has no operation to change a user's type yet",
-    ))
+    if b.user_type == UserType::AccountOwner {
+        state
+            .dir
+            .transfer_ownership(caller.tenant, &caller.actor(), id)
+            .await?;
+        let previous = caller.user;
+        state
+            .tokens
+            .revoke_where(|o| o.tenant == caller.tenant && (o.user == id || o.user == previous));
+    } else {
+        state
+            .dir
+            .set_member_type(caller.tenant, &caller.actor(), id, b.user_type)
+            .await?;
+    }
+    Ok(Json(view(&state, &caller, id).await?))
+}
+
+/// Body of `PUT /users/{id}/mfa`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaBody {
+    /// Per-user MFA on or off.
+    pub enabled: bool,
+}
+
+/// `PUT /api/v1/users/{id}/mfa` `{enabled}`: the member's own MFA flag. Anyone for themselves,
+/// group manager or higher for others (not of a higher type). Refused with `mfa_policy` when
+/// the account enforces MFA, or disables it and `enabled` is true (002/004 §1.4).
+pub async fn set_mfa(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<MfaBody>,
+) -> ApiResult<Json<UserView>> {
+    let id: UserId = parse_id("user", &id)?;
+    if id != caller.user {
+        caller.require(Capability::ManageUsersAndDevices)?;
+    }
+    state.dir.membership(caller.tenant, id).await?;
+    state
+        .dir
+        .set_member_mfa(caller.tenant, &caller.actor(), id, b.enabled)
+        .await?;
+    Ok(Json(view(&state, &caller, id).await?))
 }

@@ -21,17 +21,15 @@ async fn resources_round_trip(b: Backend) {
         )
         .await;
     assert_eq!(off["audit_enabled"], true);
-    assert_error(
-        &s.call(
+    let per_user = s
+        .ok(
             "PATCH",
             "/api/v1/tenant",
-            Some(&t),
-            Some(json!({"mfa_policy": "Enforced"})),
+            &t,
+            Some(json!({"mfa_policy": "PerUser"})),
         )
-        .await,
-        501,
-        "not_implemented",
-    );
+        .await;
+    assert_eq!(per_user["mfa_policy"], "PerUser");
 
     // Users.
     let u = s
@@ -188,6 +186,13 @@ async fn resources_round_trip(b: Backend) {
     );
     let listed = s.ok("GET", "/api/v1/packages", &t, None).await;
     assert_eq!(listed["packages"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["packages"][0]["devices"], 0);
+    for shown in [&listed, &p] {
+        assert!(
+            !shown.to_string().contains("key_hash"),
+            "key hashes never leave the directory: {shown}"
+        );
+    }
     assert!(
         !listed.to_string().contains(&key),
         "the key is not listed again"
@@ -467,4 +472,116 @@ async fn bad_input(b: Backend) {
         .call("GET", "/api/v1/users/not-an-id", Some(&t), None)
         .await;
     assert_error(&r, 404, "not_found");
+}
+
+both!(member_type_mfa_and_account_settings);
+async fn member_type_mfa_and_account_settings(b: Backend) {
+    let s = server(b).await;
+    let t = s.owner().await;
+    let me = s.ok("GET", "/api/v1/me", &t, None).await;
+    let owner_id = me["user"]["id"].as_str().unwrap_or_default().to_owned();
+    let (admin, admin_t) = s.user(&t, "admin2", "AccountAdministrator").await;
+    let (gm, gm_t) = s.user(&t, "gm", "GroupManager").await;
+    let (plain, plain_t) = s.user(&t, "plain", "User").await;
+    let put_type = |who: &str, ty: &str| (format!("/api/v1/users/{who}/type"), json!({"type": ty}));
+
+    // 1. User type. 002/004: "You are not allowed to edit a user whose role is higher than the
+    // user you are logged in as."
+    let (path, body) = put_type(&plain, "GroupManager");
+    let up = s.ok("PUT", &path, &gm_t, Some(body)).await;
+    assert_eq!(up["type"], "GroupManager");
+    let (path, body) = put_type(&admin, "User");
+    assert_error(&s.call("PUT", &path, Some(&gm_t), Some(body)).await, 403, "not_permitted");
+    let (path, body) = put_type(&plain, "AccountAdministrator");
+    assert_error(&s.call("PUT", &path, Some(&gm_t), Some(body)).await, 403, "not_permitted");
+    let (path, body) = put_type(&plain, "Overlord");
+    assert_eq!(s.call("PUT", &path, Some(&t), Some(body)).await.status, 400);
+    let (path, body) = put_type(&plain, "User");
+    assert_error(&s.call("PUT", &path, Some(&plain_t), Some(body)).await, 403, "not_permitted");
+    let (path, body) = put_type(&plain, "User");
+    assert_eq!(s.ok("PUT", &path, &admin_t, Some(body)).await["type"], "User");
+    // Only the owner transfers ownership.
+    let (path, body) = put_type(&gm, "AccountOwner");
+    assert_error(&s.call("PUT", &path, Some(&admin_t), Some(body)).await, 403, "not_permitted");
+
+    // 2. MFA policy (administrator or higher) and 3. the per-user flag.
+    let patch = |body| s.call("PATCH", "/api/v1/tenant", Some(&gm_t), Some(body));
+    assert_error(&patch(json!({"mfa_policy": "Enforced"})).await, 403, "not_permitted");
+    let mfa = |who: &str| format!("/api/v1/users/{who}/mfa");
+    // Capability 6: under "Disabled" enabling per-user MFA is refused.
+    assert_error(
+        &s.call("PUT", &mfa(&plain), Some(&plain_t), Some(json!({"enabled": true}))).await,
+        422,
+        "mfa_policy",
+    );
+    let tn = s
+        .ok("PATCH", "/api/v1/tenant", &admin_t, Some(json!({"mfa_policy": "PerUser"})))
+        .await;
+    assert_eq!(tn["mfa_policy"], "PerUser");
+    // 002/004: users toggle "Email (MFA)" in their own profile; admins when editing a user.
+    let v = s.ok("PUT", &mfa(&plain), &plain_t, Some(json!({"enabled": true}))).await;
+    assert_eq!(v["mfa_enabled"], true);
+    let v = s.ok("PUT", &mfa(&plain), &gm_t, Some(json!({"enabled": false}))).await;
+    assert_eq!(v["mfa_enabled"], false);
+    assert_error(
+        &s.call("PUT", &mfa(&gm), Some(&plain_t), Some(json!({"enabled": true}))).await,
+        403,
+        "not_permitted",
+    );
+    s.ok("PATCH", "/api/v1/tenant", &t, Some(json!({"mfa_policy": "Enforced"})))
+        .await;
+    // 002/004: with Enforced "users cannot modify the Multi-Factor authentication settings".
+    assert_error(
+        &s.call("PUT", &mfa(&plain), Some(&t), Some(json!({"enabled": true}))).await,
+        422,
+        "mfa_policy",
+    );
+    s.ok("PATCH", "/api/v1/tenant", &t, Some(json!({"mfa_policy": "Disabled"})))
+        .await;
+
+    // Name and time zone: account configuration, owner only; the zone must be IANA.
+    assert_error(
+        &s.call("PATCH", "/api/v1/tenant", Some(&admin_t), Some(json!({"name": "Mine"}))).await,
+        403,
+        "not_permitted",
+    );
+    let bad = s
+        .call(
+            "PATCH",
+            "/api/v1/tenant",
+            Some(&t),
+            Some(json!({"name": "Renamed", "timezone": "Europe/Atlantis", "audit_enabled": false})),
+        )
+        .await;
+    assert_error(&bad, 422, "unknown_time_zone");
+    let blank = s
+        .call("PATCH", "/api/v1/tenant", Some(&t), Some(json!({"name": "  "})))
+        .await;
+    assert_error(&blank, 400, "bad_request");
+    let same = s.ok("GET", "/api/v1/tenant", &t, None).await;
+    assert_eq!(same["name"], "Default", "a refused PATCH changes nothing");
+    assert_eq!(same["audit_enabled"], true, "a refused PATCH changes nothing");
+    let renamed = s
+        .ok(
+            "PATCH",
+            "/api/v1/tenant",
+            &t,
+            Some(json!({"name": "Acme", "timezone": "Asia/Tokyo"})),
+        )
+        .await;
+    assert_eq!((&renamed["name"], &renamed["timezone"]), (&json!("Acme"), &json!("Asia/Tokyo")));
+
+    // Ownership transfer: 004 "You will be immediately demoted to an Account administrator"
+    // and both must log in again.
+    let (path, body) = put_type(&admin, "AccountOwner");
+    let new_owner = s.ok("PUT", &path, &t, Some(body)).await;
+    assert_eq!(new_owner["type"], "AccountOwner");
+    for old in [&t, &admin_t] {
+        assert_error(&s.call("GET", "/api/v1/me", Some(old), None).await, 401, "auth_failed");
+    }
+    let t2 = s.token("admin2", "Passw0rd-x").await;
+    let tn = s.ok("GET", "/api/v1/tenant", &t2, None).await;
+    assert_eq!(tn["owner"], admin.as_str());
+    let prev = s.ok("GET", &format!("/api/v1/users/{owner_id}"), &t2, None).await;
+    assert_eq!(prev["type"], "AccountAdministrator");
 }

@@ -44,7 +44,7 @@ use crate::store::{Scope, SharedStore, StoreEvent};
 
 pub use assignments::NewAssignment;
 pub use audit::{AUDIT_RETENTION, AuditQuery, MAX_AUDIT_QUERY, retention_cutoff, to_csv};
-pub use packages::{Enrollment, NewPackage};
+pub use packages::{Enrollment, NewPackage, PackageSummary};
 pub use tenants::NewTenant;
 pub use users::NewUser;
 

@@ -1,15 +1,16 @@
 //! OnDemand keys: create a one-time 9-digit key valid 24 h; the end user's agent joins with it
 //! (queue), the technician starts (the one connection: the key is gone) or rejects, and the
-//! session finishes. The state rules are `rules::ondemand_key`; this file stores them.
+//! session finishes; list a tenant's sessions. The state rules are `rules::ondemand_key`; this
+//! file stores them.
 //!
 //! The key index is global (`odkey/<key>` in the global scope) because an agent joins with the
 //! key alone.
 
 use super::audit::append;
-use super::codec::{Rec, Tx, read, read_known};
+use super::codec::{Rec, Tx, read, read_all, read_known};
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
-use crate::model::{AuditKind, OnDemandId, OnDemandSession, TenantId};
+use crate::model::{AuditKind, OnDemandId, OnDemandSession, TenantId, UserId};
 use crate::rules::ondemand_key::{self, is_dead, new_session};
 use crate::store::Scope;
 
@@ -86,6 +87,29 @@ impl Directory {
         Err(DirectoryError::NotAllowed(
             "no free OnDemand key could be drawn",
         ))
+    }
+
+    /// The tenant's OnDemand sessions, oldest first: those `created_by` made when given (the
+    /// "Own invitations" view, 003), else every one (the queue, 002/004 §6.2). With `live_only`
+    /// the finished, rejected and expired ones are left out ("Only the running OnDemand
+    /// Sessions can be seen in the queue").
+    pub async fn ondemand_sessions(
+        &self,
+        tenant: TenantId,
+        created_by: Option<UserId>,
+        live_only: bool,
+    ) -> Result<Vec<OnDemandSession>, DirectoryError> {
+        let now = self.now();
+        let mut all: Vec<OnDemandSession> =
+            read_all::<OnDemandSession>(&*self.store, &scope(tenant)?, "ondemand/")
+                .await?
+                .into_iter()
+                .map(|(_, r)| r.value)
+                .filter(|s| created_by.is_none_or(|u| s.created_by == u))
+                .filter(|s| !live_only || !is_dead(s, now))
+                .collect();
+        all.sort_by_key(|s| (s.created_at, s.id));
+        Ok(all)
     }
 
     /// The OnDemand session a key names (whatever its state).

@@ -2,7 +2,7 @@
 //! SHA-256 is stored, with a global index to find the tenant), enroll by key (window, limit,
 //! disabled and revoked checks; Pending or Enrolled arrival; target group), revoke (literal
 //! `revoke`; every device of the package becomes Revoked), remove (only when it has no devices
-//! or is revoked).
+//! or is revoked), and the package list (without key hashes).
 
 use jiff::Timestamp;
 
@@ -55,6 +55,68 @@ pub struct Enrollment {
     /// The device's static public keys.
     pub keys: DeviceKeys,
 }
+
+/// A deployment package as shown to administrators: every field except the enrollment key's
+/// hash (which never leaves the directory), plus how many devices it enrolled (the 004 list's
+/// "Devices" column).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PackageSummary {
+    /// Its id.
+    pub id: PackageId,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Enrollment allowed from (UTC, inclusive).
+    pub valid_from: Option<Timestamp>,
+    /// Enrollment allowed before (UTC, exclusive); `None`: no expiry.
+    pub valid_to: Option<Timestamp>,
+    /// Device limit; `None`: unlimited.
+    pub device_limit: Option<u32>,
+    /// Enabled.
+    pub enabled: bool,
+    /// Pending (admin review) or Enrolled on arrival.
+    pub arrival_state: ArrivalState,
+    /// "Move to device group".
+    pub target_group: Option<DeviceGroupId>,
+    /// Whether a license key is set (the key itself is not shown in lists).
+    pub has_license_key: bool,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+    /// Creation instant.
+    pub created_at: Timestamp,
+    /// Devices currently associated with it (any enrollment state, revoked included).
+    pub devices: u32,
+    /// Enrollments made with its key so far (what the device limit counts).
+    pub enrollments: u32,
+}
+
+impl PackageSummary {
+    fn of(p: &DeploymentPackage, devices: u32, enrollments: u32) -> Self {
+        Self {
+            id: p.id,
+            name: p.name.clone(),
+            description: p.description.clone(),
+            valid_from: p.valid_from,
+            valid_to: p.valid_to,
+            device_limit: p.device_limit,
+            enabled: p.enabled,
+            arrival_state: p.arrival_state,
+            target_group: p.target_group,
+            has_license_key: p.license_key.is_some(),
+            revoked_at: p.revoked_at,
+            created_at: p.created_at,
+            devices,
+            enrollments,
+        }
+    }
+}
+
+/// Per-tenant enrollment sequence: every enrollment replaces it in the same batch that creates
+/// the device (compare-and-set), so two concurrent enrollments of one tenant cannot both pass
+/// the plan's device quota on the same count: the second one conflicts, re-reads the devices
+/// and checks again. (Key shape kept here with its only user; `keys.rs` lists the rest.)
+const ENROLLMENT_SEQUENCE: &str = "devseq";
 
 /// Global index entry of an enrollment key.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
@@ -180,8 +242,73 @@ impl Directory {
         )
     }
 
-    /// Enrolls a device with an enrollment key. The device limit is a counter updated with
-    /// compare-and-set, so concurrent enrollments never exceed it.
+    /// Every deployment package of the tenant, by name, without key hashes (Account
+    /// administrator or higher, 002/004 §4.2).
+    pub async fn packages(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+    ) -> Result<Vec<PackageSummary>, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
+        let sc = scope(tenant)?;
+        let packages = read_all::<DeploymentPackage>(&*self.store, &sc, "package/").await?;
+        let counts: std::collections::HashMap<String, u32> =
+            read_all::<u32>(&*self.store, &sc, "pkgcount/")
+                .await?
+                .into_iter()
+                .map(|(k, c)| (k, c.value))
+                .collect();
+        let mut per_package: std::collections::HashMap<PackageId, u32> =
+            std::collections::HashMap::new();
+        for (_, d) in read_all::<Device>(&*self.store, &sc, "device/").await? {
+            if let Some(p) = d.value.package {
+                *per_package.entry(p).or_default() += 1;
+            }
+        }
+        let mut out: Vec<PackageSummary> = packages
+            .iter()
+            .map(|(_, p)| {
+                let p = &p.value;
+                let enrolled = counts
+                    .get(&keys::package_count(p.id))
+                    .copied()
+                    .unwrap_or(0);
+                let n = per_package.get(&p.id).copied().unwrap_or(0);
+                PackageSummary::of(p, n, enrolled)
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        Ok(out)
+    }
+
+    /// One deployment package without its key hash (Account administrator or higher).
+    pub async fn package_summary(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        id: PackageId,
+    ) -> Result<PackageSummary, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
+        let sc = scope(tenant)?;
+        let p = self.package(tenant, id).await?;
+        let enrolled = read::<u32>(&*self.store, &sc, &keys::package_count(id))
+            .await?
+            .map_or(0, |c| c.value);
+        let n = read_all::<Device>(&*self.store, &sc, "device/")
+            .await?
+            .iter()
+            .filter(|(_, d)| d.value.package == Some(id))
+            .count();
+        Ok(PackageSummary::of(
+            &p,
+            u32::try_from(n).unwrap_or(u32::MAX),
+            enrolled,
+        ))
+    }
+
+    /// Enrolls a device with an enrollment key. The package's device limit is a counter updated
+    /// with compare-and-set, and a per-tenant enrollment sequence is replaced in the same batch,
+    /// so concurrent enrollments never exceed the package limit nor the plan's device quota.
     pub async fn enroll_device(
         &self,
         key: &str,
@@ -219,6 +346,9 @@ impl Directory {
             .await?;
             let now = self.now();
             let arrival = check_enrollment(&p.value, now, count.value)?;
+            // Read before the devices: a concurrent enrollment that commits after this read
+            // makes our batch fail its precondition, so the quota is checked again.
+            let seq: Option<Rec<u64>> = read(&*self.store, &sc, ENROLLMENT_SEQUENCE).await?;
             let devices: Vec<Device> = read_all::<Device>(&*self.store, &sc, "device/")
                 .await?
                 .into_iter()
@@ -253,6 +383,11 @@ impl Directory {
                 &keys::package_count(package),
                 count.version,
                 &(count.value + 1),
+            )?;
+            tx.expect(ENROLLMENT_SEQUENCE, seq.as_ref().map(|r| r.version));
+            tx.put(
+                ENROLLMENT_SEQUENCE,
+                &seq.map_or(1, |r| r.value.wrapping_add(1)),
             )?;
             tx.create(&keys::device(device.id), &device)?;
             append(

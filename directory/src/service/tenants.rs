@@ -16,7 +16,7 @@ use crate::rules::user_types::Capability;
 use crate::store::Scope;
 
 /// Longest account name, in characters.
-pub const MAX_TENANT_NAME: usize = 200;
+pub(crate) const MAX_TENANT_NAME: usize = 200;
 
 /// What a new tenant needs.
 #[derive(Clone, Debug)]
@@ -162,7 +162,7 @@ impl Directory {
     }
 
     /// Changes the account's name and/or IANA time zone (account configuration: Account owner
-    /// only, 002/004 §2.2). The name is trimmed and needs 1 to [`MAX_TENANT_NAME`] characters;
+    /// only, 002/004 §2.2). The name is trimmed and needs 1 to 200 characters;
     /// an unknown zone is refused with `UnknownTimeZone`. Returns the updated tenant.
     pub async fn set_tenant_profile(
         &self,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod durability;
+mod service_edits;
 mod service_flows;
 mod service_suite;
 mod store_suite;

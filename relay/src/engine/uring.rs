@@ -9,12 +9,13 @@
 //! QUIC endpoints take the user-space copy engine. When io_uring is unavailable (old kernel,
 //! seccomp, `io_uring_disabled`), `start` returns why and the caller falls back to splice.
 //!
-//! Layout: `bufring.rs` (the provided-buffer pool), `session.rs` (per-session books, byte-rate
-//! bucket), `worker.rs` (the ring thread's event loop).
+//! Layout: `bufring.rs` (the provided-buffer pool), `session.rs` (per-session books),
+//! `user_data.rs` (SQE tags), `worker.rs` (the ring thread's event loop).
 #![allow(unsafe_code)]
 
 mod bufring;
 mod session;
+mod user_data;
 mod worker;
 
 use std::fs::File;

@@ -22,51 +22,14 @@ use tokio::time::Instant;
 
 use super::bufring::BufRing;
 use super::session::{Chunk, Direction, GatherStorage, MAX_IOV, Session, pick, pick_mut};
+use super::user_data::{OP_CANCEL, OP_RECV, OP_SEND, OP_SEND_ZC, OP_WAKE, decode, user_data};
 use super::{Queued, UringConfig, UringEnd, UringOutcome};
 use crate::engine::{Direction as Way, EngineOp};
 
-const OP_WAKE: u64 = 1;
-const OP_RECV: u64 = 2;
-const OP_SEND: u64 = 3;
-const OP_SEND_ZC: u64 = 4;
-const OP_CANCEL: u64 = 5;
-
 /// Most bytes handed to one send SQE.
 const MAX_SEND: usize = 1 << 20;
-/// A turn with at least this many completions counts as busy (see `run`).
-const COALESCE_BUSY: usize = 4;
-/// Completions a busy ring waits for before waking.
-const COALESCE_BATCH: usize = 16;
-/// Longest a busy ring waits for its batch.
-const COALESCE_WAIT: Duration = Duration::from_micros(100);
 /// How often idle timeouts, cancellation and abandoned callers are checked.
 const TICK: Duration = Duration::from_millis(200);
-
-/// `user_data` layout: op (4 bits) | side (1) | bid (16) | slot (24) | generation (19).
-fn user_data(op: u64, side: usize, bid: u16, slot: usize, generation: u32) -> u64 {
-    op | ((side as u64 & 1) << 4)
-        | (u64::from(bid) << 5)
-        | ((slot as u64 & 0xff_ffff) << 21)
-        | ((u64::from(generation) & 0x7_ffff) << 45)
-}
-
-struct Decoded {
-    op: u64,
-    side: usize,
-    bid: u16,
-    slot: usize,
-    generation: u32,
-}
-
-fn decode(ud: u64) -> Decoded {
-    Decoded {
-        op: ud & 0xf,
-        side: ((ud >> 4) & 1) as usize,
-        bid: ((ud >> 5) & 0xffff) as u16,
-        slot: ((ud >> 21) & 0xff_ffff) as usize,
-        generation: ((ud >> 45) & 0x7_ffff) as u32,
-    }
-}
 
 /// Creates a ring with the flags the engine uses.
 pub(super) fn build_ring(entries: u32) -> io::Result<IoUring> {
@@ -105,8 +68,6 @@ pub(super) struct Worker {
     next_tick: Instant,
     /// Read once per loop turn: activity stamps and rate-limit decisions need no finer time.
     now: Instant,
-    /// Completions handled in the previous loop turn.
-    last_turn: usize,
 }
 
 impl std::fmt::Debug for Worker {
@@ -145,7 +106,6 @@ impl Worker {
             any_starved: false,
             next_tick: Instant::now() + TICK,
             now: Instant::now(),
-            last_turn: 0,
         })
     }
 
@@ -161,21 +121,12 @@ impl Worker {
             for t in &self.throttled {
                 deadline = deadline.min(t.3);
             }
-            let mut wait = deadline.saturating_duration_since(now);
-            // Completion coalescing: when the last turn was busy, wait for a batch (or a
-            // short while) instead of waking for every single completion. A quiet ring (a
-            // ping-pong) keeps waking on the first completion, so it adds no latency there.
-            let want = if self.last_turn >= COALESCE_BUSY {
-                wait = wait.min(COALESCE_WAIT);
-                COALESCE_BATCH
-            } else {
-                1
-            };
+            let wait = deadline.saturating_duration_since(now);
             let ts = Timespec::new()
                 .sec(wait.as_secs())
                 .nsec(wait.subsec_nanos());
             let args = SubmitArgs::new().timespec(&ts);
-            if let Err(e) = self.ring.submitter().submit_with_args(want, &args) {
+            if let Err(e) = self.ring.submitter().submit_with_args(1, &args) {
                 match e.raw_os_error() {
                     Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) => {}
                     _ => {
@@ -236,7 +187,6 @@ impl Worker {
 
     fn drain_completions(&mut self) {
         let mut cqes = std::mem::take(&mut self.cqes);
-        self.last_turn = 0;
         for _ in 0..64 {
             cqes.clear();
             cqes.extend(
@@ -247,7 +197,6 @@ impl Worker {
             if cqes.is_empty() {
                 break;
             }
-            self.last_turn += cqes.len();
             for &(ud, res, flags) in &cqes {
                 self.handle(ud, res, flags);
             }

@@ -1,0 +1,115 @@
+//! The Host side of a control connection: the device-key lookup of the challenge handshake,
+//! enrollment with a package key, and a Host's messages once connected.
+//!
+//! The credential handed out at enrollment names the device's tenant (`HostHello` carries only
+//! the device id); it is not a secret: the device proves itself by signing the broker's
+//! challenge with the ed25519 key registered at enrollment. Pending, revoked and unknown
+//! devices are refused with their codes before `Welcome`. Nothing here touches sockets.
+
+use bytes::Bytes;
+use switchboard_actors::ids::{dir_device, dir_tenant, wire_device};
+use switchboard_actors::{Hub, SessionEvent};
+use switchboard_codec::message::{EnrollRequest, EnrollResponse, EnrollState};
+use switchboard_codec::{ControlMessage, DeviceId, ErrorCode, Side, TenantId};
+use switchboard_directory::DirectoryError;
+use switchboard_directory::model::{DeviceKeys, EnrollmentState};
+use switchboard_directory::service::{Directory, Enrollment};
+
+/// Prefix of a device credential; the tenant id's 16 bytes follow.
+const CREDENTIAL_PREFIX: &[u8] = b"sbdev1:";
+
+/// The credential a device enrolled in `tenant` presents in `HostHello`.
+pub(crate) fn credential_for(tenant: TenantId) -> Bytes {
+    let mut v = Vec::with_capacity(CREDENTIAL_PREFIX.len() + 16);
+    v.extend_from_slice(CREDENTIAL_PREFIX);
+    v.extend_from_slice(&tenant.0);
+    Bytes::from(v)
+}
+
+/// The tenant a credential names, if it is well formed.
+pub(crate) fn tenant_of(credential: &[u8]) -> Option<TenantId> {
+    let rest = credential.strip_prefix(CREDENTIAL_PREFIX)?;
+    let bytes: [u8; 16] = rest.try_into().ok()?;
+    Some(TenantId(bytes))
+}
+
+/// The ed25519 key to check the challenge with, or the refusal code.
+pub(crate) async fn device_key(
+    dir: &Directory,
+    device: DeviceId,
+    credential: &[u8],
+) -> Result<(TenantId, [u8; 32]), ErrorCode> {
+    let tenant = tenant_of(credential).ok_or(ErrorCode::AuthFailed)?;
+    match dir.device(dir_tenant(tenant), dir_device(device)).await {
+        Ok(d) => match d.enrollment {
+            EnrollmentState::Enrolled => Ok((tenant, d.keys.auth_ed25519)),
+            EnrollmentState::Pending => Err(ErrorCode::DevicePending),
+            EnrollmentState::Revoked => Err(ErrorCode::DeviceRevoked),
+        },
+        Err(DirectoryError::UnknownId { .. } | DirectoryError::NotAllowed(_)) => {
+            Err(ErrorCode::DeviceUnknown)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "device lookup failed");
+            Err(ErrorCode::Internal)
+        }
+    }
+}
+
+/// Enrolls a device with a package key.
+pub(crate) async fn enroll(
+    dir: &Directory,
+    req: &EnrollRequest,
+) -> Result<EnrollResponse, ErrorCode> {
+    let info = Enrollment {
+        hostname: req.device.hostname.clone(),
+        os: req.device.os.clone(),
+        agent_version: req.device.agent_version.clone(),
+        keys: DeviceKeys {
+            auth_ed25519: req.device_public_key,
+            noise_x25519: req.device_static_key,
+        },
+    };
+    match dir.enroll_device(&req.enrollment_key, info).await {
+        Ok(d) => Ok(EnrollResponse {
+            device_id: wire_device(d.id),
+            credential: credential_for(TenantId(*d.tenant.as_bytes())),
+            state: match d.enrollment {
+                EnrollmentState::Enrolled => EnrollState::Enrolled,
+                _ => EnrollState::Pending,
+            },
+        }),
+        Err(DirectoryError::EnrollmentRefused(r)) => {
+            tracing::info!(reason = r.code(), "enrollment refused");
+            Err(ErrorCode::EnrollmentRefused)
+        }
+        Err(DirectoryError::QuotaExceeded { .. }) => Err(ErrorCode::QuotaExceeded),
+        Err(e) => {
+            tracing::warn!(error = %e, "enrollment failed");
+            Err(ErrorCode::Internal)
+        }
+    }
+}
+
+/// A connected Host's message: session answers go to the hub after checking the session is
+/// this device's. Anything else is ignored (logged).
+pub(crate) fn on_host_message(hub: &Hub, device: DeviceId, msg: ControlMessage) {
+    let (session, event) = match msg {
+        ControlMessage::SessionAccept { session_id } => (session_id, SessionEvent::HostAccepted),
+        ControlMessage::SessionReject {
+            session_id, code, ..
+        } => (session_id, SessionEvent::HostRejected { code }),
+        ControlMessage::SessionCancel { session_id, .. } => {
+            (session_id, SessionEvent::Cancelled { by: Side::Host })
+        }
+        other => {
+            tracing::debug!(%device, kind = other.type_number(), "Host message ignored");
+            return;
+        }
+    };
+    if hub.side_of(session, Some(device), None) == Some(Side::Host) {
+        hub.session_event(session, event);
+    } else {
+        tracing::debug!(%device, %session, "Host message about a session it is not in");
+    }
+}

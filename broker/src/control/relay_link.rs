@@ -1,0 +1,139 @@
+//! The broker's link to its in-process relay: register it in the hub's relay registry (id,
+//! address clients dial, capacity) and keep it live with a heartbeat carrying its session
+//! count; turn the relay's session-end records into session events.
+//!
+//! The relay tells the sink when a pair reached `Ready` (`RecordSink::paired`): both sides are
+//! reported bound (`RelayBound`), which makes the session active and stops its bind timer.
+//! The end-of-session record becomes `RelayRecord`, which ends the session and joins bytes,
+//! duration and close reason into the audit log. A record also reports both binds first (a
+//! relay only writes records for pairs that reached `Ready`; in the active phase the repeat is
+//! ignored), so a sink that missed `paired` still ends the session cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_actors::{Hub, RelayInfo, RelayRecord, RelayRegistry, SessionEvent};
+use switchboard_codec::{ErrorCode, SessionId, Side};
+use switchboard_relay::RelayHandle;
+use switchboard_relay::record::{RecordSink, SessionRecord};
+use tokio::task::JoinHandle;
+
+use crate::sessions::HubSessions;
+
+/// A relay stays live this long after its last heartbeat.
+pub const RELAY_TTL: Duration = Duration::from_secs(30);
+/// Heartbeat period (a third of the TTL).
+pub const RELAY_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Session records of the in-process relay, straight into the hub.
+#[derive(Debug, Clone)]
+pub struct HubRecordSink {
+    hub: Hub,
+    sessions: Arc<HubSessions>,
+}
+
+impl HubRecordSink {
+    /// A sink feeding `hub` (and clearing the admin view's entry).
+    pub fn new(hub: Hub, sessions: Arc<HubSessions>) -> Self {
+        Self { hub, sessions }
+    }
+}
+
+/// The actor-layer record for a relay record.
+pub fn relay_record(r: &SessionRecord) -> RelayRecord {
+    RelayRecord {
+        bytes: r.bytes_host_to_guest.saturating_add(r.bytes_guest_to_host),
+        duration: Duration::from_millis(r.duration_ms),
+        reason: ErrorCode::from_name(&r.close_reason).unwrap_or(ErrorCode::PeerClosed),
+    }
+}
+
+impl HubRecordSink {
+    fn both_bound(&self, sid: SessionId) {
+        // Casts to one actor keep their order: bound, bound (then, later, the end).
+        for side in [Side::Host, Side::Guest] {
+            self.hub
+                .session_event(sid, SessionEvent::RelayBound { side });
+        }
+    }
+}
+
+impl RecordSink for HubRecordSink {
+    fn paired(&self, session: SessionId) {
+        self.both_bound(session);
+    }
+
+    fn submit(&self, record: SessionRecord) {
+        let Ok(sid) = record.session_id.parse::<SessionId>() else {
+            tracing::warn!(session = %record.session_id, "relay record with a bad session id");
+            return;
+        };
+        tracing::info!(session = %sid, tenant = %record.tenant_id,
+            host_to_guest = record.bytes_host_to_guest, guest_to_host = record.bytes_guest_to_host,
+            duration_ms = record.duration_ms, reason = %record.close_reason,
+            engine = %record.engine, "session ended at the relay");
+        self.both_bound(sid);
+        if !self
+            .hub
+            .session_event(sid, SessionEvent::RelayRecord(relay_record(&record)))
+        {
+            tracing::debug!(session = %sid, "relay record for a session no longer live here");
+        }
+        self.sessions.forget(sid);
+    }
+}
+
+/// The address clients are told to dial for a relay bound on `bound` (an unspecified IP is
+/// replaced by loopback: set `advertise` for anything reachable from other machines).
+pub fn advertised_addr(bound: SocketAddr, advertise: Option<&str>) -> String {
+    if let Some(a) = advertise {
+        return a.to_owned();
+    }
+    if bound.ip().is_unspecified() {
+        let ip = if bound.is_ipv4() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+        };
+        SocketAddr::new(ip, bound.port()).to_string()
+    } else {
+        bound.to_string()
+    }
+}
+
+/// Registers the relay and starts its heartbeat (abort the handle to stop it; the relay is
+/// then dropped from the registry after [`RELAY_TTL`]).
+pub fn register(
+    registry: Arc<dyn RelayRegistry>,
+    relay: &Arc<RelayHandle>,
+    addr: String,
+    region: &str,
+) -> JoinHandle<()> {
+    let cfg = relay.config();
+    let info = RelayInfo {
+        id: cfg.relay(),
+        addr,
+        region: region.to_owned(),
+        capacity: u32::try_from(cfg.limits.max_sessions).unwrap_or(u32::MAX),
+    };
+    let id = info.id;
+    registry.register(info.clone(), RELAY_TTL);
+    let relay = Arc::clone(relay);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RELAY_HEARTBEAT);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if relay.is_draining() {
+                registry.deregister(id);
+                return;
+            }
+            let load = u32::try_from(relay.active_sessions()).unwrap_or(u32::MAX);
+            if !registry.heartbeat(id, load, RELAY_TTL) {
+                // Expired meanwhile (a stalled runtime): announce it again.
+                registry.register(info.clone(), RELAY_TTL);
+            }
+        }
+    })
+}

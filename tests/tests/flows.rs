@@ -1,0 +1,252 @@
+//! Black-box flows of `switchboard serve` over real loopback sockets: an in-process node
+//! (TLS control listener, actors, in-process relay, admin API) and minimal codec-built Host
+//! and Guest clients.
+//!
+//! The main flow runs against the embedded redb directory and a private Redis: a Host enrolls
+//! through a package over the control connection and connects; a technician logs in through
+//! the admin API and uses the token on the control connection; the session is requested,
+//! offered, accepted, both sides get relay tickets, bind, move bytes end to end through the
+//! relay, close; the relay's record ends the session in the audit log. The refusal test checks
+//! `not_permitted`, `device_offline`, `device_pending` and a bad token.
+
+mod support;
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use switchboard_broker::sessions::SessionRegistry;
+use switchboard_codec::message::EnrollState;
+use switchboard_codec::{ControlMessage, DeviceId, ErrorCode, PermissionSet, SessionId, Side};
+use switchboard_directory::model::SessionId as DirSessionId;
+use switchboard_directory::service::AuditQuery;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use support::client::{self, ControlClient, HostIdentity, Outcome};
+use support::{Backend, Server};
+
+async fn enroll_host(
+    s: &Server,
+    key: &str,
+    name: &str,
+) -> anyhow::Result<(HostIdentity, EnrollState)> {
+    let (r, signing_key) = client::enroll(s.control, &s.cert_der, key, name).await?;
+    Ok((
+        HostIdentity {
+            signing_key,
+            device_id: r.device_id,
+            credential: r.credential,
+        },
+        r.state,
+    ))
+}
+
+async fn request(
+    guest: &mut ControlClient,
+    request_id: u64,
+    device_id: DeviceId,
+) -> anyhow::Result<ControlMessage> {
+    guest
+        .send(ControlMessage::SessionRequest {
+            request_id,
+            device_id,
+            wanted: PermissionSet::EMPTY,
+        })
+        .await?;
+    guest.recv().await
+}
+
+/// Reads exactly `n` bytes from a relay pipe, starting with what came behind `Ready`.
+async fn read_exact(
+    pipe: &mut TcpStream,
+    leftover: &mut Vec<u8>,
+    n: usize,
+) -> anyhow::Result<Vec<u8>> {
+    let mut out = std::mem::take(leftover);
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(client::WAIT, async {
+        while out.len() < n {
+            let k = pipe.read(&mut buf).await?;
+            anyhow::ensure!(k > 0, "pipe closed early");
+            out.extend_from_slice(&buf[..k]);
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("relay pipe stalled"))??;
+    Ok(out)
+}
+
+fn assignment(m: ControlMessage, sid: SessionId) -> anyhow::Result<(String, bytes::Bytes)> {
+    match m {
+        ControlMessage::RelayAssignment {
+            session_id,
+            relay_addr,
+            ticket,
+            ..
+        } if session_id == sid => Ok((relay_addr, ticket)),
+        other => anyhow::bail!("expected RelayAssignment for {sid}, got {other:?}"),
+    }
+}
+
+async fn main_flow(backend: Backend) -> anyhow::Result<()> {
+    let s = Server::start(backend).await?;
+    let p = support::policy(&s).await?;
+
+    // 002/004 enrollment: "Enrollment state: Pending ... or Enrolled" -- this package enrolls.
+    let (host_id, state) = enroll_host(&s, &p.servers_key, "srv-1").await?;
+    assert_eq!(state, EnrollState::Enrolled);
+    let (mut host, o) = client::host(s.control, &s.cert_der, &host_id).await?;
+    assert!(matches!(o, Outcome::Established), "host: {o:?}");
+
+    let token = s.login("tech").await?;
+    let (mut guest, o) = client::guest(s.control, &s.cert_der, &token).await?;
+    assert!(matches!(o, Outcome::Established), "guest: {o:?}");
+
+    // The device actor may still be starting when the first request lands: retry offline.
+    let mut sid = None;
+    for attempt in 0..50u64 {
+        match request(&mut guest, attempt, host_id.device_id).await? {
+            ControlMessage::SessionCreated {
+                session_id,
+                granted,
+                ..
+            } => {
+                assert!(!granted.is_empty());
+                sid = Some(session_id);
+                break;
+            }
+            ControlMessage::SessionDenied {
+                code: ErrorCode::DeviceOffline,
+                ..
+            } => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => anyhow::bail!("session request: {other:?}"),
+        }
+    }
+    let sid = sid.ok_or_else(|| anyhow::anyhow!("the device never came online"))?;
+
+    match host.recv().await? {
+        ControlMessage::SessionOffer {
+            session_id,
+            guest: g,
+            ..
+        } => {
+            assert_eq!(session_id, sid);
+            assert!(g.display_name.contains("tech"), "{g:?}");
+        }
+        other => anyhow::bail!("expected an offer, got {other:?}"),
+    }
+    host.send(ControlMessage::SessionAccept { session_id: sid })
+        .await?;
+    let (host_relay, host_ticket) = assignment(host.recv().await?, sid)?;
+    let (guest_relay, guest_ticket) = assignment(guest.recv().await?, sid)?;
+    assert_eq!(host_relay, guest_relay);
+    assert_eq!(host_relay, s.node.relay_addr);
+
+    // The admin view lists it, with its relay.
+    let live = s.node.sessions.list(s.tenant);
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0].id, sid.to_string());
+    assert_eq!(live[0].relay, Some(1));
+
+    let (h, g) = tokio::join!(
+        client::bind(&host_relay, Side::Host, host_ticket),
+        client::bind(&guest_relay, Side::Guest, guest_ticket),
+    );
+    let ((mut hp, hl), (mut gp, gl)) = (h?, g?);
+    let (mut hl, mut gl) = (hl.to_vec(), gl.to_vec());
+    hp.write_all(b"hello from the host").await?;
+    gp.write_all(b"hello from the guest!").await?;
+    assert_eq!(
+        read_exact(&mut gp, &mut gl, 19).await?,
+        b"hello from the host"
+    );
+    assert_eq!(
+        read_exact(&mut hp, &mut hl, 21).await?,
+        b"hello from the guest!"
+    );
+    hp.shutdown().await?;
+    gp.shutdown().await?;
+    drop((hp, gp));
+
+    // 002/004 (digest 58): "remote-session start/end" is audited; the relay's record (bytes,
+    // duration, reason) is joined into the session's final audit entry.
+    let dir_sid = DirSessionId::from_bytes(sid.0);
+    let q = AuditQuery::range(Timestamp::UNIX_EPOCH, Timestamp::MAX);
+    let mut ended = None;
+    for _ in 0..200 {
+        let recs = s.dir().query_audit(s.tenant, &q).await?;
+        ended = recs
+            .into_iter()
+            .find(|r| r.session == Some(dir_sid) && r.what.starts_with("session ended"));
+        if ended.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let ended = ended.ok_or_else(|| anyhow::anyhow!("no session-end audit record"))?;
+    assert!(ended.what.contains("peer_closed"), "{}", ended.what);
+    assert!(ended.what.contains("40 bytes"), "{}", ended.what);
+    let recs = s.dir().query_audit(s.tenant, &q).await?;
+    assert!(
+        recs.iter()
+            .any(|r| r.session == Some(dir_sid) && r.what == "session active: both sides bound"),
+        "both binds are audited"
+    );
+    assert!(s.node.sessions.list(s.tenant).is_empty());
+    drop((host, guest));
+    s.node.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_end_to_end_through_the_relay_on_redb() -> anyhow::Result<()> {
+    Box::pin(main_flow(Backend::Redb)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_end_to_end_through_the_relay_on_redis() -> anyhow::Result<()> {
+    Box::pin(main_flow(Backend::Redis)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_carry_their_codes() -> anyhow::Result<()> {
+    let s = Server::start(Backend::Redb).await?;
+    let p = support::policy(&s).await?;
+    let (online, _) = enroll_host(&s, &p.servers_key, "srv-online").await?;
+    let (offline, _) = enroll_host(&s, &p.servers_key, "srv-offline").await?;
+    let (pending, state) = enroll_host(&s, &p.pending_key, "srv-pending").await?;
+    assert_eq!(state, EnrollState::Pending);
+
+    // 004: Pending: "an administrator is required to review" -- it cannot connect yet.
+    let (_c, o) = client::host(s.control, &s.cert_der, &pending).await?;
+    assert!(
+        matches!(o, Outcome::Closed(ErrorCode::DevicePending)),
+        "{o:?}"
+    );
+    let (_host, o) = client::host(s.control, &s.cert_der, &online).await?;
+    assert!(matches!(o, Outcome::Established), "{o:?}");
+
+    let (_c, o) = client::guest(s.control, &s.cert_der, "not-a-token").await?;
+    assert!(matches!(o, Outcome::Closed(ErrorCode::AuthFailed)), "{o:?}");
+
+    // No role assignment covers `nobody`.
+    let (mut nobody, _) = client::guest(s.control, &s.cert_der, &s.login("nobody").await?).await?;
+    match request(&mut nobody, 1, online.device_id).await? {
+        ControlMessage::SessionDenied { code, .. } => assert_eq!(code, ErrorCode::NotPermitted),
+        other => anyhow::bail!("{other:?}"),
+    }
+    let (mut tech, _) = client::guest(s.control, &s.cert_der, &s.login("tech").await?).await?;
+    match request(&mut tech, 2, offline.device_id).await? {
+        ControlMessage::SessionDenied { code, .. } => assert_eq!(code, ErrorCode::DeviceOffline),
+        other => anyhow::bail!("{other:?}"),
+    }
+    match request(&mut tech, 3, pending.device_id).await? {
+        ControlMessage::SessionDenied { code, .. } => assert_eq!(code, ErrorCode::DevicePending),
+        other => anyhow::bail!("{other:?}"),
+    }
+    s.node.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! Shared support of the black-box flow tests: an in-process `switchboard serve` node on
+//! loopback (redb in a temp dir, or a private Redis), a tenant policy built through the
+//! `Directory`, logins through the admin API over HTTP, and the minimal Host and Guest clients
+//! of `client`.
+
+#![allow(dead_code, unreachable_pub)]
+
+pub mod client;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use jiff::Timestamp;
+use switchboard_broker::client::HttpClient;
+use switchboard_broker::config::{BrokerConfig, Overrides};
+use switchboard_broker::control::{Node, RelayOverrides};
+use switchboard_directory::model::{
+    ConfirmAccess, Permission, PermissionSet as DirPerms, Role, RoleId, RolePurpose, TenantId,
+    UserType,
+};
+use switchboard_directory::service::{Actor, Directory, NewAssignment, NewPackage, NewUser};
+use switchboard_tests::RedisServer;
+
+/// The bootstrap owner's and the test users' password.
+pub const PASSWORD: &str = "Corr3ctHorse!";
+
+/// A running node and what the tests need to reach it.
+pub struct Server {
+    pub node: Node,
+    pub tenant: TenantId,
+    pub owner: Actor,
+    pub control: SocketAddr,
+    pub cert_der: Vec<u8>,
+    pub http: HttpClient,
+    _data: tempfile::TempDir,
+    _redis: Option<RedisServer>,
+}
+
+/// Which directory backs the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Redb,
+    Redis,
+}
+
+impl Server {
+    pub async fn start(backend: Backend) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let data = tempfile::tempdir()?;
+        let redis = match backend {
+            Backend::Redb => None,
+            Backend::Redis => Some(RedisServer::start().map_err(|e| {
+                anyhow::anyhow!(
+                    "redis-server is needed for this test (apt-get install redis-server): {e}"
+                )
+            })?),
+        };
+        let flags = Overrides {
+            data_dir: Some(data.path().to_owned()),
+            directory: redis.as_ref().map(RedisServer::url),
+            admin_listen: Some("127.0.0.1:0".parse()?),
+            control_listen: vec!["127.0.0.1:0".parse()?],
+            control_quic_listen: Vec::new(),
+            log_format: None,
+            bootstrap_tenant: Some("Acme".into()),
+            bootstrap_owner: Some("owner".into()),
+            bootstrap_password: Some(PASSWORD.into()),
+        };
+        let cfg = BrokerConfig::load(None, &|_| None, &flags)?;
+        let relay = RelayOverrides {
+            listen: vec!["127.0.0.1:0".parse()?],
+            no_quic: true,
+            ..RelayOverrides::default()
+        };
+        let node = Node::start(&cfg, relay).await?;
+        let boot = node
+            .started
+            .bootstrapped
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("a fresh data dir bootstraps"))?;
+        let tenant = boot.tenant.id;
+        let owner = Actor::user(boot.owner.id);
+        let control = *node
+            .control
+            .local_addrs()
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no control address"))?;
+        let cert_der = node
+            .started
+            .cert
+            .chain
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no certificate"))?
+            .to_vec();
+        let http = HttpClient::new(&format!("http://{}", node.started.admin.addr), None)?;
+        Ok(Self {
+            node,
+            tenant,
+            owner,
+            control,
+            cert_der,
+            http,
+            _data: data,
+            _redis: redis,
+        })
+    }
+
+    pub fn dir(&self) -> &Directory {
+        &self.node.started.dir
+    }
+
+    /// Logs `username` in through the admin API; its bearer token.
+    pub async fn login(&self, username: &str) -> anyhow::Result<String> {
+        let body = serde_json::json!({ "username": username, "password": PASSWORD });
+        let r = self
+            .http
+            .request("POST", "/api/v1/login", None, Some(&body))
+            .await?;
+        anyhow::ensure!(
+            r.status == 200,
+            "login of {username}: {} {}",
+            r.status,
+            r.body
+        );
+        r.json()["token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no token in {}", r.body))
+    }
+}
+
+/// The tenant policy of the flow tests.
+pub struct Policy {
+    /// Enrolls straight into "Servers" (Enrolled on arrival).
+    pub servers_key: String,
+    /// Enrolls into "Servers" as Pending.
+    pub pending_key: String,
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: name.into(),
+        first_name: "Test".into(),
+        last_name: name.into(),
+        email: format!("{name}@example.invalid"),
+        password: Some(PASSWORD.into()),
+        ..NewUser::default()
+    }
+}
+
+/// Users `tech` (group Techs: remote session + view screen on device group Servers, no
+/// confirmation) and `nobody` (no assignment); packages into Servers.
+pub async fn policy(s: &Server) -> anyhow::Result<Policy> {
+    let (d, t, owner) = (s.dir(), s.tenant, &s.owner);
+    let tech = d
+        .create_user(t, owner, new_user("tech"), UserType::User)
+        .await?;
+    d.create_user(t, owner, new_user("nobody"), UserType::User)
+        .await?;
+    let techs = d.create_user_group(t, owner, "Techs", "").await?;
+    d.add_users_to_group(t, owner, techs.id, &[tech.id]).await?;
+    let servers = d.create_device_group(t, owner, "Servers", "").await?;
+    let role = d
+        .create_role(
+            t,
+            owner,
+            Role {
+                id: RoleId::new_random(),
+                tenant: t,
+                name: "Full".into(),
+                description: String::new(),
+                purpose: RolePurpose::DeviceAccess,
+                enabled: true,
+                permissions: DirPerms::from_slice(&[
+                    Permission::RemoteSession,
+                    Permission::ViewScreen,
+                ]),
+                confirm: ConfirmAccess::default(),
+                whitelist: None,
+                system: None,
+                created_at: Timestamp::UNIX_EPOCH,
+            },
+        )
+        .await?;
+    d.create_assignment(
+        t,
+        owner,
+        NewAssignment {
+            name: "techs-servers".into(),
+            description: String::new(),
+            role: role.id,
+            user_groups: BTreeSet::from([techs.id]),
+            device_groups: BTreeSet::from([servers.id]),
+            schedule: None,
+        },
+    )
+    .await?;
+    let package = |name: &str, pending: bool| NewPackage {
+        name: name.into(),
+        enabled: true,
+        pending,
+        target_group: Some(servers.id),
+        ..NewPackage::default()
+    };
+    let (_, servers_key) = d
+        .create_package(t, owner, package("servers", false))
+        .await?;
+    let (_, pending_key) = d
+        .create_package(t, owner, package("servers-pending", true))
+        .await?;
+    Ok(Policy {
+        servers_key,
+        pending_key,
+    })
+}
