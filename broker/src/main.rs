@@ -4,7 +4,7 @@
 //! and exits). `switchboard serve` runs the broker's admin half (configuration from
 //! `--config` + `SWITCHBOARD_*` env + flags, first-start bootstrap, control certificate, ticket
 //! keys, admin API and `/metrics`), the actors, an in-process relay accepting the broker's
-//! ticket keys and the TLS control listener (QUIC control is not written yet).
+//! ticket keys and the control listeners (TLS over TCP, QUIC).
 //! `switchboard admin` is the admin API's command-line client.
 #![forbid(unsafe_code)]
 
@@ -81,6 +81,10 @@ struct ServeArgs {
     /// Relay QUIC (UDP) listen address (repeatable; default as above).
     #[arg(long = "relay-quic-listen")]
     relay_quic_listen: Vec<SocketAddr>,
+    /// `host:port` clients are told to dial for the in-process relay (default: its first TCP
+    /// address, an unspecified IP replaced by 127.0.0.1: set this for remote clients).
+    #[arg(long)]
+    relay_advertise: Option<String>,
     /// Relay metrics endpoint address (in `serve`, `/metrics` of the admin API already shows
     /// every metric of the process).
     #[arg(long)]
@@ -313,8 +317,8 @@ async fn wait_signal() -> anyhow::Result<()> {
 
 /// Everything on one machine (`switchboard_broker::control::Node`): directory, first-start
 /// bootstrap, control certificate, ticket keys, admin API and `/metrics`, the actors, the
-/// in-process relay (registered with the actors, its records fed back) and the TLS control
-/// listener. Runs until SIGTERM/SIGINT, then drains the relay.
+/// in-process relay (registered with the actors, its records fed back) and the control
+/// listeners (TLS, QUIC). Runs until SIGTERM/SIGINT, then drains the relay.
 async fn serve(
     args: ServeArgs,
     broker: switchboard_broker::config::BrokerConfig,
@@ -326,7 +330,7 @@ async fn serve(
         quic_listen: args.relay_quic_listen.clone(),
         no_quic: false,
         metrics_listen: args.metrics_listen,
-        advertise: None,
+        advertise: args.relay_advertise.clone(),
     };
     let node = switchboard_broker::control::Node::start(&broker, overrides).await?;
     let started = &node.started;
@@ -366,6 +370,9 @@ async fn serve(
     );
     for a in node.control.local_addrs() {
         println!("control (TLS) on {a}");
+    }
+    for a in node.quic.iter().flat_map(|q| q.local_addrs()) {
+        println!("control (QUIC) on {a}");
     }
     println!(
         "relay on {:?} (clients dial {})",

@@ -20,6 +20,19 @@ pub const ADMIN_REQUESTS_TOTAL: &str = "switchboard_admin_requests_total";
 pub const ADMIN_REQUEST_DURATION_SECONDS: &str = "switchboard_admin_request_duration_seconds";
 /// Constant 1, labelled with the version.
 pub const BROKER_BUILD_INFO: &str = "switchboard_broker_build_info";
+/// Control connections open now, by `transport` (`tls`, `quic`).
+pub const CONTROL_CONNECTIONS: &str = "switchboard_control_connections";
+/// Control handshakes ended, by `peer` (`host`, `guest`, `enroll`, `ondemand`, `unknown`) and
+/// `outcome` (`ok`, or the refusal's code name).
+pub const CONTROL_HANDSHAKES_TOTAL: &str = "switchboard_control_handshakes_total";
+/// Control connections refused before their handshake, by `reason` (`per_ip`, `capacity`).
+pub const CONTROL_REFUSED_TOTAL: &str = "switchboard_control_refused_total";
+/// Label: control transport.
+pub const LABEL_TRANSPORT: &str = "transport";
+/// Label: kind of control peer.
+pub const LABEL_PEER: &str = "peer";
+/// Label: refusal reason.
+pub const LABEL_REASON: &str = "reason";
 
 /// Label: login method.
 pub const LABEL_METHOD: &str = "method";

@@ -6,8 +6,11 @@
 //! through a package over the control connection and connects; a technician logs in through
 //! the admin API and uses the token on the control connection; the session is requested,
 //! offered, accepted, both sides get relay tickets, bind, move bytes end to end through the
-//! relay, close; the relay's record ends the session in the audit log. The refusal test checks
-//! `not_permitted`, `device_offline`, `device_pending` and a bad token.
+//! relay, close; the relay's record ends the session in the audit log (with Redis, the Guest
+//! uses the QUIC control listener). The refusal test checks
+//! `not_permitted`, `device_offline`, `device_pending` and a bad token, then an administrator
+//! terminating a session through the admin API. The OnDemand test runs a key from creation
+//! over the wire to its one session through the relay.
 
 mod support;
 
@@ -15,14 +18,16 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use switchboard_broker::sessions::SessionRegistry;
-use switchboard_codec::message::EnrollState;
-use switchboard_codec::{ControlMessage, DeviceId, ErrorCode, PermissionSet, SessionId, Side};
+use switchboard_codec::message::{DeviceInfo, EnrollState, OnDemandJoin};
+use switchboard_codec::{
+    ControlCredentials, ControlMessage, DeviceId, ErrorCode, PermissionSet, SessionId, Side,
+};
 use switchboard_directory::model::SessionId as DirSessionId;
 use switchboard_directory::service::AuditQuery;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::client::{self, ControlClient, HostIdentity, Outcome};
+use support::client::{self, ControlClient, HostIdentity, Outcome, Transport};
 use support::{Backend, Server};
 
 async fn enroll_host(
@@ -89,7 +94,8 @@ fn assignment(m: ControlMessage, sid: SessionId) -> anyhow::Result<(String, byte
     }
 }
 
-async fn main_flow(backend: Backend) -> anyhow::Result<()> {
+/// The whole flow; the Guest's control connection uses `transport`.
+async fn main_flow(backend: Backend, transport: Transport) -> anyhow::Result<()> {
     let s = Server::start(backend).await?;
     let p = support::policy(&s).await?;
 
@@ -100,32 +106,25 @@ async fn main_flow(backend: Backend) -> anyhow::Result<()> {
     assert!(matches!(o, Outcome::Established), "host: {o:?}");
 
     let token = s.login("tech").await?;
-    let (mut guest, o) = client::guest(s.control, &s.cert_der, &token).await?;
+    let addr = match transport {
+        Transport::Tls => s.control,
+        Transport::Quic => s.quic_control,
+    };
+    let (mut guest, o) = client::guest_over(transport, addr, &s.cert_der, &token).await?;
     assert!(matches!(o, Outcome::Established), "guest: {o:?}");
 
-    // The device actor may still be starting when the first request lands: retry offline.
-    let mut sid = None;
-    for attempt in 0..50u64 {
-        match request(&mut guest, attempt, host_id.device_id).await? {
-            ControlMessage::SessionCreated {
-                session_id,
-                granted,
-                ..
-            } => {
-                assert!(!granted.is_empty());
-                sid = Some(session_id);
-                break;
-            }
-            ControlMessage::SessionDenied {
-                code: ErrorCode::DeviceOffline,
-                ..
-            } => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            other => anyhow::bail!("session request: {other:?}"),
+    // The Host heard `Welcome` only once its device actor was registered: no retry needed.
+    let sid = match request(&mut guest, 1, host_id.device_id).await? {
+        ControlMessage::SessionCreated {
+            session_id,
+            granted,
+            ..
+        } => {
+            assert!(!granted.is_empty());
+            session_id
         }
-    }
-    let sid = sid.ok_or_else(|| anyhow::anyhow!("the device never came online"))?;
+        other => anyhow::bail!("session request: {other:?}"),
+    };
 
     match host.recv().await? {
         ControlMessage::SessionOffer {
@@ -167,14 +166,28 @@ async fn main_flow(backend: Backend) -> anyhow::Result<()> {
         read_exact(&mut hp, &mut hl, 21).await?,
         b"hello from the guest!"
     );
+    // The relay reported the pair while it is still open: the session is active (its bind
+    // timer is off), not merely ended later.
+    let dir_sid = DirSessionId::from_bytes(sid.0);
+    let q = AuditQuery::range(Timestamp::UNIX_EPOCH, Timestamp::MAX);
+    let mut active = false;
+    for _ in 0..200 {
+        let recs = s.dir().query_audit(s.tenant, &q).await?;
+        active = recs
+            .iter()
+            .any(|r| r.session == Some(dir_sid) && r.what == "session active: both sides bound");
+        if active {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(active, "the pair is reported active while open");
     hp.shutdown().await?;
     gp.shutdown().await?;
     drop((hp, gp));
 
     // 002/004 (digest 58): "remote-session start/end" is audited; the relay's record (bytes,
     // duration, reason) is joined into the session's final audit entry.
-    let dir_sid = DirSessionId::from_bytes(sid.0);
-    let q = AuditQuery::range(Timestamp::UNIX_EPOCH, Timestamp::MAX);
     let mut ended = None;
     for _ in 0..200 {
         let recs = s.dir().query_audit(s.tenant, &q).await?;
@@ -189,12 +202,6 @@ async fn main_flow(backend: Backend) -> anyhow::Result<()> {
     let ended = ended.ok_or_else(|| anyhow::anyhow!("no session-end audit record"))?;
     assert!(ended.what.contains("peer_closed"), "{}", ended.what);
     assert!(ended.what.contains("40 bytes"), "{}", ended.what);
-    let recs = s.dir().query_audit(s.tenant, &q).await?;
-    assert!(
-        recs.iter()
-            .any(|r| r.session == Some(dir_sid) && r.what == "session active: both sides bound"),
-        "both binds are audited"
-    );
     assert!(s.node.sessions.list(s.tenant).is_empty());
     drop((host, guest));
     s.node.shutdown().await;
@@ -203,12 +210,12 @@ async fn main_flow(backend: Backend) -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_end_to_end_through_the_relay_on_redb() -> anyhow::Result<()> {
-    Box::pin(main_flow(Backend::Redb)).await
+    Box::pin(main_flow(Backend::Redb, Transport::Tls)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_end_to_end_through_the_relay_on_redis() -> anyhow::Result<()> {
-    Box::pin(main_flow(Backend::Redis)).await
+async fn session_end_to_end_through_the_relay_on_redis_guest_over_quic() -> anyhow::Result<()> {
+    Box::pin(main_flow(Backend::Redis, Transport::Quic)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,7 +233,7 @@ async fn refusals_carry_their_codes() -> anyhow::Result<()> {
         matches!(o, Outcome::Closed(ErrorCode::DevicePending)),
         "{o:?}"
     );
-    let (_host, o) = client::host(s.control, &s.cert_der, &online).await?;
+    let (mut host, o) = client::host(s.control, &s.cert_der, &online).await?;
     assert!(matches!(o, Outcome::Established), "{o:?}");
 
     let (_c, o) = client::guest(s.control, &s.cert_der, "not-a-token").await?;
@@ -247,6 +254,170 @@ async fn refusals_carry_their_codes() -> anyhow::Result<()> {
         ControlMessage::SessionDenied { code, .. } => assert_eq!(code, ErrorCode::DevicePending),
         other => anyhow::bail!("{other:?}"),
     }
+
+    // The Host's user refuses an offer: the Guest hears the Host's code.
+    let sid = match request(&mut tech, 5, online.device_id).await? {
+        ControlMessage::SessionCreated { session_id, .. } => session_id,
+        other => anyhow::bail!("{other:?}"),
+    };
+    match host.recv().await? {
+        ControlMessage::SessionOffer { session_id, .. } => assert_eq!(session_id, sid),
+        other => anyhow::bail!("{other:?}"),
+    }
+    host.send(ControlMessage::SessionReject {
+        session_id: sid,
+        code: ErrorCode::ConfirmDenied,
+        message: "no".into(),
+    })
+    .await?;
+    match tech.recv().await? {
+        ControlMessage::SessionReject {
+            session_id, code, ..
+        } => {
+            assert_eq!((session_id, code), (sid, ErrorCode::ConfirmDenied));
+        }
+        other => anyhow::bail!("{other:?}"),
+    }
+
+    // An administrator sees the offered session in the admin API and terminates it: both
+    // sides are told `cancelled`.
+    let sid = match request(&mut tech, 4, online.device_id).await? {
+        ControlMessage::SessionCreated { session_id, .. } => session_id,
+        other => anyhow::bail!("{other:?}"),
+    };
+    let admin = s.login("owner").await?;
+    let r = s
+        .http
+        .request("GET", "/api/v1/sessions", Some(&admin), None)
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["sessions"][0]["id"], sid.to_string(), "{}", r.body);
+    let path = format!("/api/v1/sessions/{sid}");
+    let r = s.http.request("DELETE", &path, Some(&admin), None).await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    match tech.recv().await? {
+        ControlMessage::SessionCancel { session_id, code } => {
+            assert_eq!((session_id, code), (sid, ErrorCode::Cancelled));
+        }
+        other => anyhow::bail!("{other:?}"),
+    }
+    let mut host_told = false;
+    for _ in 0..3 {
+        if let ControlMessage::SessionCancel { session_id, .. } = host.recv().await?
+            && session_id == sid
+        {
+            host_told = true;
+            break;
+        }
+    }
+    assert!(host_told, "the Host is told the session is cancelled");
+    let r = s.http.request("DELETE", &path, Some(&admin), None).await?;
+    assert_eq!(r.status, 404, "a terminated session is gone: {}", r.body);
+
+    // 002/004: "Revoking a package ... cuts off every device enrolled through it" -- the
+    // connected Host is told `device_revoked` and disconnected.
+    s.dir()
+        .revoke_package(s.tenant, &s.owner, p.servers_package, "revoke")
+        .await?;
+    let mut revoked = false;
+    for _ in 0..5 {
+        match host.recv().await {
+            Err(e) => {
+                revoked = e.to_string().contains("device_revoked");
+                break;
+            }
+            Ok(ControlMessage::Error { code, .. }) => {
+                revoked = code == ErrorCode::DeviceRevoked;
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(revoked, "the revoked Host is cut off with device_revoked");
+    s.node.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ondemand_session_over_the_wire() -> anyhow::Result<()> {
+    let s = Server::start(Backend::Redb).await?;
+    support::policy(&s).await?;
+    let (mut tech, _) = client::guest(s.control, &s.cert_der, &s.login("tech").await?).await?;
+    tech.send(ControlMessage::OnDemandCreateKey { request_id: 7 })
+        .await?;
+    let key = match tech.recv().await? {
+        ControlMessage::OnDemandKeyCreated {
+            request_id, key, ..
+        } => {
+            assert_eq!(request_id, 7);
+            key
+        }
+        other => anyhow::bail!("{other:?}"),
+    };
+    let join = |host: &str| {
+        ControlCredentials::OnDemand(OnDemandJoin {
+            key,
+            device: DeviceInfo {
+                hostname: host.into(),
+                os: "Windows".into(),
+                agent_version: "test/1".into(),
+                logged_in_user: "enduser".into(),
+            },
+            static_key: [3; 32],
+        })
+    };
+    let (mut agent, o) = ControlClient::connect(s.control, &s.cert_der, join("pc-1")).await?;
+    assert!(matches!(o, Outcome::Established), "{o:?}");
+    assert_eq!(
+        agent.recv().await?,
+        ControlMessage::OnDemandQueued { position: 1 }
+    );
+
+    tech.send(ControlMessage::OnDemandStart { key }).await?;
+    let sid = match agent.recv().await? {
+        ControlMessage::OnDemandStarted { session_id } => session_id,
+        other => anyhow::bail!("{other:?}"),
+    };
+    match agent.recv().await? {
+        // 002/004 §6.2: the end user must allow the session (confirm access on the agent).
+        ControlMessage::SessionOffer {
+            session_id,
+            confirm_required,
+            ..
+        } => assert!(session_id == sid && confirm_required),
+        other => anyhow::bail!("{other:?}"),
+    }
+    match tech.recv().await? {
+        ControlMessage::SessionCreated { session_id, .. } => assert_eq!(session_id, sid),
+        other => anyhow::bail!("{other:?}"),
+    }
+    agent
+        .send(ControlMessage::SessionAccept { session_id: sid })
+        .await?;
+    let (relay, agent_ticket) = assignment(agent.recv().await?, sid)?;
+    let (_, tech_ticket) = assignment(tech.recv().await?, sid)?;
+    let (a, t) = tokio::join!(
+        client::bind(&relay, Side::Host, agent_ticket),
+        client::bind(&relay, Side::Guest, tech_ticket),
+    );
+    let ((mut ap, al), (mut tp, tl)) = (a?, t?);
+    ap.write_all(b"screen").await?;
+    assert_eq!(read_exact(&mut tp, &mut tl.to_vec(), 6).await?, b"screen");
+    tp.write_all(b"input").await?;
+    assert_eq!(read_exact(&mut ap, &mut al.to_vec(), 5).await?, b"input");
+    drop((ap, tp));
+
+    // 002/004 §6.2: one connection, then the key is gone.
+    let mut refused = None;
+    for _ in 0..200 {
+        let (_c, o) = ControlClient::connect(s.control, &s.cert_der, join("pc-2")).await?;
+        if let Outcome::Closed(code) = o {
+            refused = Some(code);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(refused, Some(ErrorCode::OndemandKeyInvalid));
     s.node.shutdown().await;
     Ok(())
 }

@@ -175,6 +175,13 @@ pub async fn remove(
     Ok(Json(json!({"status": "removed"})))
 }
 
+/// Decodes a body read as JSON only after the path's user was found, so an id of another
+/// tenant is answered 404 whatever the body (a well-formed but wrong body is a 400).
+fn body_of<T: serde::de::DeserializeOwned>(raw: Value) -> ApiResult<T> {
+    serde_json::from_value(raw)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
 /// Body of `PUT /users/{id}/type`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,11 +198,12 @@ pub async fn set_type(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(b): ApiJson<TypeBody>,
+    ApiJson(raw): ApiJson<Value>,
 ) -> ApiResult<Json<UserView>> {
     caller.require(Capability::ManageUsersAndDevices)?;
     let id: UserId = parse_id("user", &id)?;
     state.dir.membership(caller.tenant, id).await?;
+    let b: TypeBody = body_of(raw)?;
     if b.user_type == UserType::AccountOwner {
         state
             .dir
@@ -229,13 +237,14 @@ pub async fn set_mfa(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(b): ApiJson<MfaBody>,
+    ApiJson(raw): ApiJson<Value>,
 ) -> ApiResult<Json<UserView>> {
     let id: UserId = parse_id("user", &id)?;
     if id != caller.user {
         caller.require(Capability::ManageUsersAndDevices)?;
     }
     state.dir.membership(caller.tenant, id).await?;
+    let b: MfaBody = body_of(raw)?;
     state
         .dir
         .set_member_mfa(caller.tenant, &caller.actor(), id, b.enabled)

@@ -28,6 +28,7 @@ use super::ControlContext;
 use super::guest::{self, Guest};
 use super::host;
 use super::ondemand::{self, AgentSessions};
+use crate::metrics as m;
 
 /// Bytes read from the socket at once.
 const READ_CHUNK: usize = 16 * 1024;
@@ -55,6 +56,12 @@ enum Role {
 
 /// What the handshake left behind.
 struct Handshake {
+    /// Which hello arrived (a metric label).
+    kind: &'static str,
+    /// Why the acceptor failed, if it did.
+    failed: Option<ErrorCode>,
+    /// An enrollment was answered.
+    finished: bool,
     peer: Option<ControlPeer>,
     device_tenant: Option<TenantId>,
     guest: Option<Guest>,
@@ -90,6 +97,7 @@ where
         Ok(None) => {}
         Err(_) => {
             let code = ErrorCode::HandshakeTimeout;
+            count_handshake("unknown", code.name());
             acc.close(code, code.sentence());
             flush(&mut acc, &wtx);
         }
@@ -115,6 +123,9 @@ async fn handshake<R: AsyncRead + Unpin>(
     tx: &mpsc::Sender<ControlMessage>,
 ) -> Option<Handshake> {
     let mut hs = Handshake {
+        kind: "unknown",
+        failed: None,
+        finished: false,
         peer: None,
         device_tenant: None,
         guest: None,
@@ -125,21 +136,34 @@ async fn handshake<R: AsyncRead + Unpin>(
         while let Some(ev) = acc.poll_event() {
             answer(ctx, acc, tx, &mut hs, ev).await;
         }
+        if hs.peer.is_some() {
+            // `Welcome` waits in the acceptor until the role is set up (a Host's device actor
+            // is registered before the Host hears it is connected).
+            count_handshake(hs.kind, "ok");
+            return Some(hs);
+        }
         for b in std::iter::from_fn(|| acc.poll_transmit()) {
             if wtx.send(b).await.is_err() {
+                count_handshake(hs.kind, "closed");
                 return None;
             }
         }
         if acc.is_closed() {
+            let outcome = match (hs.finished, hs.failed) {
+                (true, _) => "ok",
+                (false, Some(code)) => code.name(),
+                (false, None) => "closed",
+            };
+            count_handshake(hs.kind, outcome);
             return None;
-        }
-        if hs.peer.is_some() {
-            return Some(hs);
         }
         let deadline = acc.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             r = rd.read(&mut buf) => match r {
-                Ok(0) | Err(_) => return None,
+                Ok(0) | Err(_) => {
+                    count_handshake(hs.kind, "closed");
+                    return None;
+                }
                 Ok(n) => {
                     let chunk = buf.get(..n).unwrap_or_default();
                     // A violation queues an Error and closes; the loop flushes it.
@@ -149,6 +173,11 @@ async fn handshake<R: AsyncRead + Unpin>(
             () = sleep_until(deadline) => acc.handle_timeout(now()),
         }
     }
+}
+
+fn count_handshake(peer: &'static str, outcome: &'static str) {
+    metrics::counter!(m::CONTROL_HANDSHAKES_TOTAL, m::LABEL_PEER => peer, m::LABEL_OUTCOME => outcome)
+        .increment(1);
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -174,6 +203,7 @@ async fn answer(
             query,
             ..
         } => {
+            hs.kind = "host";
             let r = host::device_key(dir, device_id, &credential).await;
             if let Ok((tenant, _)) = &r {
                 hs.device_tenant = Some(*tenant);
@@ -185,22 +215,26 @@ async fn answer(
             query,
             ..
         } => {
+            hs.kind = "guest";
             let r = guest::check_token(&ctx.admin, &access_token).await;
             let verdict = r.as_ref().map(|_| ()).map_err(|c| *c);
             hs.guest = r.ok();
             acc.handle_guest_token(query, verdict, now());
         }
         ControlAcceptorEvent::EnrollRequest { request, query } => {
+            hs.kind = "enroll";
             let r = host::enroll(dir, &request).await;
             acc.handle_enrollment(query, r);
         }
         ControlAcceptorEvent::OnDemandJoin { join, query } => {
+            hs.kind = "ondemand";
             let r = ondemand::join(&ctx.hub, &join, tx.clone()).await;
             acc.handle_ondemand_join(query, r.map(|_| ()), now());
         }
         ControlAcceptorEvent::Established { peer } => hs.peer = Some(peer),
         ControlAcceptorEvent::Message(m) => hs.early.push(m),
-        ControlAcceptorEvent::Finished | ControlAcceptorEvent::Failed(_) => {}
+        ControlAcceptorEvent::Finished => hs.finished = true,
+        ControlAcceptorEvent::Failed(code) => hs.failed = Some(code),
     }
 }
 

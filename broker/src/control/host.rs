@@ -113,3 +113,21 @@ pub(crate) fn on_host_message(hub: &Hub, device: DeviceId, msg: ControlMessage) 
         tracing::debug!(%device, %session, "Host message about a session it is not in");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_names_the_tenant_and_rejects_garbage() {
+        let t = TenantId([7; 16]);
+        let c = credential_for(t);
+        assert_eq!(tenant_of(&c), Some(t));
+        assert_eq!(tenant_of(b""), None);
+        assert_eq!(tenant_of(&c[..c.len() - 1]), None, "short");
+        let mut long = c.to_vec();
+        long.push(0);
+        assert_eq!(tenant_of(&long), None, "trailing byte");
+        assert_eq!(tenant_of(&[0u8; 23]), None, "no prefix");
+    }
+}

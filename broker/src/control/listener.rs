@@ -18,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use super::ControlContext;
 use super::connection::serve_connection;
 use crate::error::BrokerError;
+use crate::metrics as m;
 
 /// Connection limits of the control listener.
 #[derive(Debug, Clone, Copy)]
@@ -42,19 +43,19 @@ impl Default for ControlLimits {
 
 /// Open connections per IP address.
 #[derive(Debug, Default)]
-struct PerIp {
+pub(crate) struct PerIp {
     open: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// One counted connection of an IP; uncounts when dropped.
 #[derive(Debug)]
-struct IpSlot {
+pub(crate) struct IpSlot {
     table: Arc<PerIp>,
     ip: IpAddr,
 }
 
 impl PerIp {
-    fn try_take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+    pub(crate) fn try_take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
         let mut m = self.open.lock();
         let n = m.entry(ip).or_insert(0);
         if *n >= max {
@@ -168,6 +169,7 @@ async fn accept_loop(
         };
         let Some(slot) = per_ip.try_take(peer.ip(), limits.max_per_ip) else {
             tracing::debug!(%peer, "control connection refused: per-IP cap");
+            metrics::counter!(m::CONTROL_REFUSED_TOTAL, m::LABEL_REASON => "per_ip").increment(1);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -177,10 +179,36 @@ async fn accept_loop(
             let _permit = permit;
             let _slot = slot;
             match tokio::time::timeout(limits.tls_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => serve_connection(tls, peer, ctx).await,
+                Ok(Ok(tls)) => {
+                    let open = metrics::gauge!(m::CONTROL_CONNECTIONS, m::LABEL_TRANSPORT => "tls");
+                    open.increment(1.0);
+                    serve_connection(tls, peer, ctx).await;
+                    open.decrement(1.0);
+                }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "control TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "control TLS handshake timed out"),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_ip_cap_counts_and_releases() {
+        let t = Arc::new(PerIp::default());
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let other: IpAddr = [127, 0, 0, 2].into();
+        let a = t.try_take(ip, 2).unwrap();
+        let _b = t.try_take(ip, 2).unwrap();
+        assert!(t.try_take(ip, 2).is_none(), "third connection from one IP");
+        assert!(t.try_take(other, 2).is_some(), "another IP is not affected");
+        drop(a);
+        assert!(
+            t.try_take(ip, 2).is_some(),
+            "a closed connection frees its slot"
+        );
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! Layout:
 //! - `listener`: TCP + TLS accept loop, global connection semaphore, per-IP cap;
+//! - `quic`: the same over QUIC (first bidirectional stream, ALPN `switchboard-control/1`);
 //! - `connection`: one connection: handshake phase, then reader loop + bounded writer task;
 //! - `host`: device lookup, enrollment and a Host's messages after the handshake;
 //! - `guest`: access-token check and a Guest's messages (session requests, cancels, OnDemand);
@@ -15,7 +16,7 @@
 //! - `relay_link`: the in-process relay's registration, heartbeat and session records;
 //! - `node`: starting all of it (`switchboard serve`).
 //!
-//! Not here: QUIC control connections (not written yet), the admin API (`crate::api`).
+//! Not here: the admin API (`crate::api`).
 
 pub mod connection;
 mod guest;
@@ -23,6 +24,7 @@ mod host;
 pub mod listener;
 pub mod node;
 mod ondemand;
+pub mod quic;
 pub mod relay_link;
 
 use std::sync::Arc;

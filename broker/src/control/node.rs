@@ -1,6 +1,7 @@
 //! A whole single-machine Switchboard node, as `switchboard serve` runs it: the admin half
 //! (`crate::app::start`), the actor layer (`Hub`), the in-process relay registered in the
-//! hub's relay registry with its records fed back, and the TLS control listener.
+//! hub's relay registry with its records fed back, and the control listeners (TLS over TCP,
+//! and QUIC when `control.quic_listen` names addresses).
 //!
 //! The directory is the configured one (embedded redb by default, Redis with
 //! `--directory redis://...`); presence follows it (in memory for redb, TTL'd Redis keys for
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::ControlContext;
 use super::listener::{ControlLimits, ControlListener};
+use super::quic::{self, QuicControlListener};
 use super::relay_link::{self, HubRecordSink};
 use crate::app::{Started, start};
 use crate::config::{BrokerConfig, DirectoryLocation};
@@ -66,8 +68,10 @@ pub struct Node {
     pub relay: Arc<RelayHandle>,
     /// The relay address clients are sent.
     pub relay_addr: String,
-    /// The control listener.
+    /// The TLS control listener.
     pub control: ControlListener,
+    /// The QUIC control listener (`None` when `control.quic_listen` is empty).
+    pub quic: Option<QuicControlListener>,
     heartbeat: JoinHandle<()>,
 }
 
@@ -136,10 +140,20 @@ impl Node {
         let control = ControlListener::bind(
             &cfg.control.listen,
             started.cert.server_config()?,
-            ctx,
+            Arc::clone(&ctx),
             ControlLimits::default(),
         )
         .await?;
+        let quic = if cfg.control.quic_listen.is_empty() {
+            None
+        } else {
+            Some(QuicControlListener::bind(
+                &cfg.control.quic_listen,
+                quic::server_config(started.cert.server_config()?)?,
+                ctx,
+                ControlLimits::default(),
+            )?)
+        };
         Ok(Self {
             started,
             hub,
@@ -147,6 +161,7 @@ impl Node {
             relay: relay_handle,
             relay_addr,
             control,
+            quic,
             heartbeat,
         })
     }
@@ -156,6 +171,7 @@ impl Node {
     pub async fn shutdown(self) {
         self.heartbeat.abort();
         drop(self.control);
+        drop(self.quic);
         self.relay.drain();
         self.relay.shutdown().await;
         self.hub.shutdown().await;

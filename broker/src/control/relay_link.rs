@@ -137,3 +137,48 @@ pub fn register(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertised_address_replaces_unspecified_ip() {
+        let any: SocketAddr = "0.0.0.0:5656".parse().unwrap();
+        assert_eq!(advertised_addr(any, None), "127.0.0.1:5656");
+        let any6: SocketAddr = "[::]:5656".parse().unwrap();
+        assert_eq!(advertised_addr(any6, None), "[::1]:5656");
+        let bound: SocketAddr = "10.0.0.5:7000".parse().unwrap();
+        assert_eq!(advertised_addr(bound, None), "10.0.0.5:7000");
+        assert_eq!(
+            advertised_addr(any, Some("relay.example:5656")),
+            "relay.example:5656"
+        );
+    }
+
+    #[test]
+    fn relay_records_map_to_actor_records() {
+        let r = SessionRecord {
+            session_id: SessionId([1; 16]).to_string(),
+            tenant_id: "t".into(),
+            relay_id: 1,
+            bytes_host_to_guest: 10,
+            bytes_guest_to_host: 5,
+            duration_ms: 1500,
+            close_reason: "idle_timeout".into(),
+            engine: "copy".into(),
+            splice_fallback: false,
+            started_at_unix_ms: 0,
+            ended_at_unix_ms: 0,
+        };
+        let a = relay_record(&r);
+        assert_eq!(a.bytes, 15);
+        assert_eq!(a.duration, Duration::from_millis(1500));
+        assert_eq!(a.reason, ErrorCode::IdleTimeout);
+        let odd = SessionRecord {
+            close_reason: "no_such_reason".into(),
+            ..r
+        };
+        assert_eq!(relay_record(&odd).reason, ErrorCode::PeerClosed);
+    }
+}

@@ -491,57 +491,128 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
     let up = s.ok("PUT", &path, &gm_t, Some(body)).await;
     assert_eq!(up["type"], "GroupManager");
     let (path, body) = put_type(&admin, "User");
-    assert_error(&s.call("PUT", &path, Some(&gm_t), Some(body)).await, 403, "not_permitted");
+    assert_error(
+        &s.call("PUT", &path, Some(&gm_t), Some(body)).await,
+        403,
+        "not_permitted",
+    );
     let (path, body) = put_type(&plain, "AccountAdministrator");
-    assert_error(&s.call("PUT", &path, Some(&gm_t), Some(body)).await, 403, "not_permitted");
+    assert_error(
+        &s.call("PUT", &path, Some(&gm_t), Some(body)).await,
+        403,
+        "not_permitted",
+    );
     let (path, body) = put_type(&plain, "Overlord");
     assert_eq!(s.call("PUT", &path, Some(&t), Some(body)).await.status, 400);
     let (path, body) = put_type(&plain, "User");
-    assert_error(&s.call("PUT", &path, Some(&plain_t), Some(body)).await, 403, "not_permitted");
+    assert_error(
+        &s.call("PUT", &path, Some(&plain_t), Some(body)).await,
+        403,
+        "not_permitted",
+    );
     let (path, body) = put_type(&plain, "User");
-    assert_eq!(s.ok("PUT", &path, &admin_t, Some(body)).await["type"], "User");
+    assert_eq!(
+        s.ok("PUT", &path, &admin_t, Some(body)).await["type"],
+        "User"
+    );
     // Only the owner transfers ownership.
     let (path, body) = put_type(&gm, "AccountOwner");
-    assert_error(&s.call("PUT", &path, Some(&admin_t), Some(body)).await, 403, "not_permitted");
+    assert_error(
+        &s.call("PUT", &path, Some(&admin_t), Some(body)).await,
+        403,
+        "not_permitted",
+    );
 
     // 2. MFA policy (administrator or higher) and 3. the per-user flag.
     let patch = |body| s.call("PATCH", "/api/v1/tenant", Some(&gm_t), Some(body));
-    assert_error(&patch(json!({"mfa_policy": "Enforced"})).await, 403, "not_permitted");
+    assert_error(
+        &patch(json!({"mfa_policy": "Enforced"})).await,
+        403,
+        "not_permitted",
+    );
     let mfa = |who: &str| format!("/api/v1/users/{who}/mfa");
     // Capability 6: under "Disabled" enabling per-user MFA is refused.
     assert_error(
-        &s.call("PUT", &mfa(&plain), Some(&plain_t), Some(json!({"enabled": true}))).await,
+        &s.call(
+            "PUT",
+            &mfa(&plain),
+            Some(&plain_t),
+            Some(json!({"enabled": true})),
+        )
+        .await,
         422,
         "mfa_policy",
     );
     let tn = s
-        .ok("PATCH", "/api/v1/tenant", &admin_t, Some(json!({"mfa_policy": "PerUser"})))
+        .ok(
+            "PATCH",
+            "/api/v1/tenant",
+            &admin_t,
+            Some(json!({"mfa_policy": "PerUser"})),
+        )
         .await;
     assert_eq!(tn["mfa_policy"], "PerUser");
     // 002/004: users toggle "Email (MFA)" in their own profile; admins when editing a user.
-    let v = s.ok("PUT", &mfa(&plain), &plain_t, Some(json!({"enabled": true}))).await;
+    let v = s
+        .ok(
+            "PUT",
+            &mfa(&plain),
+            &plain_t,
+            Some(json!({"enabled": true})),
+        )
+        .await;
     assert_eq!(v["mfa_enabled"], true);
-    let v = s.ok("PUT", &mfa(&plain), &gm_t, Some(json!({"enabled": false}))).await;
+    let v = s
+        .ok("PUT", &mfa(&plain), &gm_t, Some(json!({"enabled": false})))
+        .await;
     assert_eq!(v["mfa_enabled"], false);
     assert_error(
-        &s.call("PUT", &mfa(&gm), Some(&plain_t), Some(json!({"enabled": true}))).await,
+        &s.call(
+            "PUT",
+            &mfa(&gm),
+            Some(&plain_t),
+            Some(json!({"enabled": true})),
+        )
+        .await,
         403,
         "not_permitted",
     );
-    s.ok("PATCH", "/api/v1/tenant", &t, Some(json!({"mfa_policy": "Enforced"})))
-        .await;
+    s.ok(
+        "PATCH",
+        "/api/v1/tenant",
+        &t,
+        Some(json!({"mfa_policy": "Enforced"})),
+    )
+    .await;
     // 002/004: with Enforced "users cannot modify the Multi-Factor authentication settings".
     assert_error(
-        &s.call("PUT", &mfa(&plain), Some(&t), Some(json!({"enabled": true}))).await,
+        &s.call(
+            "PUT",
+            &mfa(&plain),
+            Some(&t),
+            Some(json!({"enabled": true})),
+        )
+        .await,
         422,
         "mfa_policy",
     );
-    s.ok("PATCH", "/api/v1/tenant", &t, Some(json!({"mfa_policy": "Disabled"})))
-        .await;
+    s.ok(
+        "PATCH",
+        "/api/v1/tenant",
+        &t,
+        Some(json!({"mfa_policy": "Disabled"})),
+    )
+    .await;
 
     // Name and time zone: account configuration, owner only; the zone must be IANA.
     assert_error(
-        &s.call("PATCH", "/api/v1/tenant", Some(&admin_t), Some(json!({"name": "Mine"}))).await,
+        &s.call(
+            "PATCH",
+            "/api/v1/tenant",
+            Some(&admin_t),
+            Some(json!({"name": "Mine"})),
+        )
+        .await,
         403,
         "not_permitted",
     );
@@ -555,12 +626,20 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
         .await;
     assert_error(&bad, 422, "unknown_time_zone");
     let blank = s
-        .call("PATCH", "/api/v1/tenant", Some(&t), Some(json!({"name": "  "})))
+        .call(
+            "PATCH",
+            "/api/v1/tenant",
+            Some(&t),
+            Some(json!({"name": "  "})),
+        )
         .await;
     assert_error(&blank, 400, "bad_request");
     let same = s.ok("GET", "/api/v1/tenant", &t, None).await;
     assert_eq!(same["name"], "Default", "a refused PATCH changes nothing");
-    assert_eq!(same["audit_enabled"], true, "a refused PATCH changes nothing");
+    assert_eq!(
+        same["audit_enabled"], true,
+        "a refused PATCH changes nothing"
+    );
     let renamed = s
         .ok(
             "PATCH",
@@ -569,7 +648,10 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
             Some(json!({"name": "Acme", "timezone": "Asia/Tokyo"})),
         )
         .await;
-    assert_eq!((&renamed["name"], &renamed["timezone"]), (&json!("Acme"), &json!("Asia/Tokyo")));
+    assert_eq!(
+        (&renamed["name"], &renamed["timezone"]),
+        (&json!("Acme"), &json!("Asia/Tokyo"))
+    );
 
     // Ownership transfer: 004 "You will be immediately demoted to an Account administrator"
     // and both must log in again.
@@ -577,11 +659,17 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
     let new_owner = s.ok("PUT", &path, &t, Some(body)).await;
     assert_eq!(new_owner["type"], "AccountOwner");
     for old in [&t, &admin_t] {
-        assert_error(&s.call("GET", "/api/v1/me", Some(old), None).await, 401, "auth_failed");
+        assert_error(
+            &s.call("GET", "/api/v1/me", Some(old), None).await,
+            401,
+            "auth_failed",
+        );
     }
     let t2 = s.token("admin2", "Passw0rd-x").await;
     let tn = s.ok("GET", "/api/v1/tenant", &t2, None).await;
     assert_eq!(tn["owner"], admin.as_str());
-    let prev = s.ok("GET", &format!("/api/v1/users/{owner_id}"), &t2, None).await;
+    let prev = s
+        .ok("GET", &format!("/api/v1/users/{owner_id}"), &t2, None)
+        .await;
     assert_eq!(prev["type"], "AccountAdministrator");
 }

@@ -269,15 +269,12 @@ impl Directory {
             .iter()
             .map(|(_, p)| {
                 let p = &p.value;
-                let enrolled = counts
-                    .get(&keys::package_count(p.id))
-                    .copied()
-                    .unwrap_or(0);
+                let enrolled = counts.get(&keys::package_count(p.id)).copied().unwrap_or(0);
                 let n = per_package.get(&p.id).copied().unwrap_or(0);
                 PackageSummary::of(p, n, enrolled)
             })
             .collect();
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|p| p.name.to_lowercase());
         Ok(out)
     }
 

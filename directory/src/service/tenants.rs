@@ -163,7 +163,8 @@ impl Directory {
 
     /// Changes the account's name and/or IANA time zone (account configuration: Account owner
     /// only, 002/004 §2.2). The name is trimmed and needs 1 to 200 characters;
-    /// an unknown zone is refused with `UnknownTimeZone`. Returns the updated tenant.
+    /// an unknown zone is refused with `UnknownTimeZone`, another account's name (any case)
+    /// with `DuplicateName`. Returns the updated tenant.
     pub async fn set_tenant_profile(
         &self,
         tenant: TenantId,
@@ -183,6 +184,18 @@ impl Directory {
         }
         if let Some(z) = timezone {
             resolve_time_zone(z)?;
+        }
+        if let Some(n) = name {
+            // Login resolves an account by name: two accounts must not share one. Best effort
+            // (tenant names have no index; creation does not check either).
+            for other in self.tenants().await? {
+                if other != tenant && self.tenant(other).await?.name.eq_ignore_ascii_case(n) {
+                    return Err(DirectoryError::DuplicateName {
+                        kind: TenantId::KIND,
+                        name: n.to_owned(),
+                    });
+                }
+            }
         }
         self.edit_tenant(tenant, actor, |t| {
             let mut changes = Vec::new();

@@ -38,13 +38,7 @@ async fn audit_texts(env: &Env, tid: TenantId) -> Vec<String> {
         .collect()
 }
 
-async fn member(
-    env: &Env,
-    tid: TenantId,
-    by: &Actor,
-    name: &str,
-    ty: UserType,
-) -> (UserId, Actor) {
+async fn member(env: &Env, tid: TenantId, by: &Actor, name: &str, ty: UserType) -> (UserId, Actor) {
     let u = env.dir.create_user(tid, by, user(name), ty).await.unwrap();
     (u.id, Actor::user(u.id))
 }
@@ -128,7 +122,10 @@ async fn member_type_follows_the_hierarchy(t: TestStore) {
 
     // 004: "you will not be an Account owner any longer. You will be immediately demoted to an
     // Account administrator."
-    env.dir.transfer_ownership(tid, &owner, admin).await.unwrap();
+    env.dir
+        .transfer_ownership(tid, &owner, admin)
+        .await
+        .unwrap();
     assert_eq!(
         env.dir.membership(tid, admin).await.unwrap().user_type,
         UserType::AccountOwner
@@ -268,6 +265,7 @@ async fn tenant_name_and_time_zone(t: TestStore) {
         .create_user(tid, &owner, user("admin"), UserType::AccountAdministrator)
         .await
         .unwrap();
+    env.tenant("Globex", "globex-owner").await;
     let before = env.snapshot(tid).await;
     // 002/004: "Account configuration: Account Owner only."
     let e = env
@@ -291,6 +289,13 @@ async fn tenant_name_and_time_zone(t: TestStore) {
         .await
         .unwrap_err();
     assert!(not_allowed(&e), "{e:?}");
+    // Login resolves an account by name, so two accounts cannot share one.
+    let e = env
+        .dir
+        .set_tenant_profile(tid, &owner, Some("GLOBEX"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DirectoryError::DuplicateName { .. }), "{e:?}");
     let long = "x".repeat(201);
     let e = env
         .dir
@@ -308,7 +313,10 @@ async fn tenant_name_and_time_zone(t: TestStore) {
     assert_eq!(t2.name, "Acme Ltd");
     assert_eq!(t2.timezone, "America/New_York");
     let stored = env.dir.tenant(tid).await.unwrap();
-    assert_eq!((stored.name.as_str(), stored.timezone.as_str()), ("Acme Ltd", "America/New_York"));
+    assert_eq!(
+        (stored.name.as_str(), stored.timezone.as_str()),
+        ("Acme Ltd", "America/New_York")
+    );
     let now = env.dir.now();
     let log = env
         .dir
@@ -325,8 +333,8 @@ async fn tenant_name_and_time_zone(t: TestStore) {
         .await
         .unwrap();
     assert!(
-        log.iter().any(|r| r.what.contains("\"Acme Ltd\"")
-            && r.what.contains("\"America/New_York\"")),
+        log.iter()
+            .any(|r| r.what.contains("\"Acme Ltd\"") && r.what.contains("\"America/New_York\"")),
         "{log:?}"
     );
 }
@@ -346,14 +354,27 @@ async fn package_and_ondemand_lists(t: TestStore) {
         device_limit: Some(5),
         ..NewPackage::default()
     };
-    let (b, key_b) = env.dir.create_package(tid, &owner, mk("beta")).await.unwrap();
-    env.dir.create_package(tid, &owner, mk("Alpha")).await.unwrap();
+    let (b, key_b) = env
+        .dir
+        .create_package(tid, &owner, mk("beta"))
+        .await
+        .unwrap();
+    env.dir
+        .create_package(tid, &owner, mk("Alpha"))
+        .await
+        .unwrap();
     env.dir
         .create_package(other, &other_owner, mk("theirs"))
         .await
         .unwrap();
-    env.dir.enroll_device(&key_b, enrollment("h1")).await.unwrap();
-    env.dir.enroll_device(&key_b, enrollment("h2")).await.unwrap();
+    env.dir
+        .enroll_device(&key_b, enrollment("h1"))
+        .await
+        .unwrap();
+    env.dir
+        .enroll_device(&key_b, enrollment("h2"))
+        .await
+        .unwrap();
 
     // 002/004 §4.2: "Managed by Account administrators or higher."
     let e = env

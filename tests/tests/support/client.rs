@@ -16,7 +16,7 @@ use switchboard_codec::{
     ConnectorEvent, ControlConfig, ControlConnector, ControlConnectorEvent, ControlCredentials,
     ControlMessage, DeviceId, ErrorCode, RelayConnector, RelayHandshakeConfig, Side,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -28,11 +28,23 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// A byte stream a control connection runs on (TLS over TCP, or a QUIC stream pair).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Which transport a control client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tls,
+    Quic,
+}
+
 /// A control connection to the broker.
 pub struct ControlClient {
-    tls: TlsStream<TcpStream>,
+    tls: Box<dyn Io>,
     conn: ControlConnector,
     buf: Vec<u8>,
+    _quic: Option<(quinn::Endpoint, quinn::Connection)>,
 }
 
 /// How a handshake ended.
@@ -54,19 +66,54 @@ async fn connect_tls(addr: SocketAddr, cert_der: &[u8]) -> anyhow::Result<TlsStr
     Ok(TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await?)
 }
 
+async fn connect_quic(
+    addr: SocketAddr,
+    cert_der: &[u8],
+) -> anyhow::Result<(Box<dyn Io>, quinn::Endpoint, quinn::Connection)> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(cert_der.to_vec()))?;
+    let mut tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"switchboard-control/1".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    let conn = endpoint.connect(addr, "localhost")?.await?;
+    let (send, recv) = conn.open_bi().await?;
+    Ok((Box::new(tokio::io::join(recv, send)), endpoint, conn))
+}
+
 impl ControlClient {
-    /// Connects and runs the handshake for `creds`.
+    /// Connects over TLS and runs the handshake for `creds`.
     pub async fn connect(
         addr: SocketAddr,
         cert_der: &[u8],
         creds: ControlCredentials,
     ) -> anyhow::Result<(Self, Outcome)> {
-        let tls = connect_tls(addr, cert_der).await?;
+        Self::connect_over(Transport::Tls, addr, cert_der, creds).await
+    }
+
+    /// Connects over `transport` and runs the handshake for `creds`.
+    pub async fn connect_over(
+        transport: Transport,
+        addr: SocketAddr,
+        cert_der: &[u8],
+        creds: ControlCredentials,
+    ) -> anyhow::Result<(Self, Outcome)> {
+        let (tls, quic): (Box<dyn Io>, _) = match transport {
+            Transport::Tls => (Box::new(connect_tls(addr, cert_der).await?), None),
+            Transport::Quic => {
+                let (io, e, c) = connect_quic(addr, cert_der).await?;
+                (io, Some((e, c)))
+            }
+        };
         let conn = ControlConnector::new(ControlConfig::default(), creds, "test/1", now())?;
         let mut me = Self {
             tls,
             conn,
             buf: vec![0; 16 * 1024],
+            _quic: quic,
         };
         let outcome = tokio::time::timeout(WAIT, me.handshake())
             .await
@@ -194,7 +241,18 @@ pub async fn guest(
     cert_der: &[u8],
     token: &str,
 ) -> anyhow::Result<(ControlClient, Outcome)> {
-    ControlClient::connect(
+    guest_over(Transport::Tls, addr, cert_der, token).await
+}
+
+/// Connects as a Guest over `transport`.
+pub async fn guest_over(
+    transport: Transport,
+    addr: SocketAddr,
+    cert_der: &[u8],
+    token: &str,
+) -> anyhow::Result<(ControlClient, Outcome)> {
+    ControlClient::connect_over(
+        transport,
         addr,
         cert_der,
         ControlCredentials::Guest {

@@ -15,8 +15,8 @@ use switchboard_broker::client::HttpClient;
 use switchboard_broker::config::{BrokerConfig, Overrides};
 use switchboard_broker::control::{Node, RelayOverrides};
 use switchboard_directory::model::{
-    ConfirmAccess, Permission, PermissionSet as DirPerms, Role, RoleId, RolePurpose, TenantId,
-    UserType,
+    ConfirmAccess, PackageId, Permission, PermissionSet as DirPerms, Role, RoleId, RolePurpose,
+    TenantId, UserType,
 };
 use switchboard_directory::service::{Actor, Directory, NewAssignment, NewPackage, NewUser};
 use switchboard_tests::RedisServer;
@@ -30,6 +30,7 @@ pub struct Server {
     pub tenant: TenantId,
     pub owner: Actor,
     pub control: SocketAddr,
+    pub quic_control: SocketAddr,
     pub cert_der: Vec<u8>,
     pub http: HttpClient,
     _data: tempfile::TempDir,
@@ -60,7 +61,7 @@ impl Server {
             directory: redis.as_ref().map(RedisServer::url),
             admin_listen: Some("127.0.0.1:0".parse()?),
             control_listen: vec!["127.0.0.1:0".parse()?],
-            control_quic_listen: Vec::new(),
+            control_quic_listen: vec!["127.0.0.1:0".parse()?],
             log_format: None,
             bootstrap_tenant: Some("Acme".into()),
             bootstrap_owner: Some("owner".into()),
@@ -85,6 +86,11 @@ impl Server {
             .local_addrs()
             .first()
             .ok_or_else(|| anyhow::anyhow!("no control address"))?;
+        let quic_control = *node
+            .quic
+            .as_ref()
+            .and_then(|q| q.local_addrs().first())
+            .ok_or_else(|| anyhow::anyhow!("no QUIC control address"))?;
         let cert_der = node
             .started
             .cert
@@ -98,6 +104,7 @@ impl Server {
             tenant,
             owner,
             control,
+            quic_control,
             cert_der,
             http,
             _data: data,
@@ -133,6 +140,8 @@ impl Server {
 pub struct Policy {
     /// Enrolls straight into "Servers" (Enrolled on arrival).
     pub servers_key: String,
+    /// Its package.
+    pub servers_package: PackageId,
     /// Enrolls into "Servers" as Pending.
     pub pending_key: String,
 }
@@ -149,7 +158,7 @@ fn new_user(name: &str) -> NewUser {
 }
 
 /// Users `tech` (group Techs: remote session + view screen on device group Servers, no
-/// confirmation) and `nobody` (no assignment); packages into Servers.
+/// confirmation; OnDemand helpdesk) and `nobody` (no assignment); packages into Servers.
 pub async fn policy(s: &Server) -> anyhow::Result<Policy> {
     let (d, t, owner) = (s.dir(), s.tenant, &s.owner);
     let tech = d
@@ -195,6 +204,39 @@ pub async fn policy(s: &Server) -> anyhow::Result<Policy> {
         },
     )
     .await?;
+    // 002/004 §6.2: creating OnDemand keys needs an OnDemand role assignment (no device groups).
+    let helpdesk = d
+        .create_role(
+            t,
+            owner,
+            Role {
+                id: RoleId::new_random(),
+                tenant: t,
+                name: "Helpdesk".into(),
+                description: String::new(),
+                purpose: RolePurpose::OnDemand,
+                enabled: true,
+                permissions: DirPerms::ONDEMAND_FULL,
+                confirm: ConfirmAccess::default(),
+                whitelist: None,
+                system: None,
+                created_at: Timestamp::UNIX_EPOCH,
+            },
+        )
+        .await?;
+    d.create_assignment(
+        t,
+        owner,
+        NewAssignment {
+            name: "techs-ondemand".into(),
+            description: String::new(),
+            role: helpdesk.id,
+            user_groups: BTreeSet::from([techs.id]),
+            device_groups: BTreeSet::new(),
+            schedule: None,
+        },
+    )
+    .await?;
     let package = |name: &str, pending: bool| NewPackage {
         name: name.into(),
         enabled: true,
@@ -202,7 +244,7 @@ pub async fn policy(s: &Server) -> anyhow::Result<Policy> {
         target_group: Some(servers.id),
         ..NewPackage::default()
     };
-    let (_, servers_key) = d
+    let (servers_package, servers_key) = d
         .create_package(t, owner, package("servers", false))
         .await?;
     let (_, pending_key) = d
@@ -210,6 +252,7 @@ pub async fn policy(s: &Server) -> anyhow::Result<Policy> {
         .await?;
     Ok(Policy {
         servers_key,
+        servers_package: servers_package.id,
         pending_key,
     })
 }
