@@ -13,6 +13,7 @@ use bytes::Bytes;
 use switchboard_codec::{ErrorCode, RelayId, Side, TicketSigner};
 use switchboard_relay::record::{RecordSink, SessionRecord};
 use switchboard_relay::{EngineKind, RedisSink};
+use switchboard_tests::RedisServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -358,7 +359,7 @@ async fn http(addr: std::net::SocketAddr, req: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_record_sink_writes_stream() {
     // 002/004: "The relay or broker should log sessions itself rather than rely on endpoints."
-    let redis_srv = RedisServer::start().await.expect("private redis-server");
+    let redis_srv = RedisServer::start().expect("private redis-server");
     let sink = RedisSink::start(&redis_srv.url(), "test:relay:sessions", 1000, 16).unwrap();
     let rec = SessionRecord {
         session_id: "ab".repeat(16),

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use bytes::Bytes;
 use switchboard_codec::{
     ConnectorEvent, ErrorCode, PermissionSet, RelayConnector, RelayHandshakeConfig, RelayId,
@@ -303,59 +303,5 @@ impl Pattern {
             }
             off += n as u64;
         }
-    }
-}
-
-/// A private redis-server on a free loopback port, killed on drop.
-pub struct RedisServer {
-    child: std::process::Child,
-    pub port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    pub async fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-            l.local_addr()?.port()
-        };
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .context("redis-server is required for this test (Debian package redis-server)")?;
-        let me = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        for _ in 0..200 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Ok(me);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        bail!("redis-server did not listen on port {port} within 5 s")
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
