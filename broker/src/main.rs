@@ -332,7 +332,11 @@ async fn serve(
         metrics_listen: args.metrics_listen,
         advertise: args.relay_advertise.clone(),
     };
-    let node = switchboard_broker::control::Node::start(&broker, overrides).await?;
+    let opts = switchboard_broker::control::NodeOptions {
+        relay: overrides,
+        ..Default::default()
+    };
+    let node = switchboard_broker::control::Node::start(&broker, opts).await?;
     let started = &node.started;
     if let Some(b) = &started.bootstrapped {
         println!(

@@ -16,11 +16,14 @@ mod support;
 
 use std::time::Duration;
 
+use bytes::BytesMut;
 use jiff::Timestamp;
+use switchboard_broker::control::ControlLimits;
 use switchboard_broker::sessions::SessionRegistry;
 use switchboard_codec::message::{DeviceInfo, EnrollState, OnDemandJoin};
 use switchboard_codec::{
-    ControlCredentials, ControlMessage, DeviceId, ErrorCode, PermissionSet, SessionId, Side,
+    ControlConfig, ControlCredentials, ControlMessage, DeviceId, ErrorCode, FrameDecoder,
+    PermissionSet, SessionId, Side,
 };
 use switchboard_directory::model::SessionId as DirSessionId;
 use switchboard_directory::service::AuditQuery;
@@ -418,6 +421,122 @@ async fn ondemand_session_over_the_wire() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(refused, Some(ErrorCode::OndemandKeyInvalid));
+    s.node.shutdown().await;
+    Ok(())
+}
+
+/// Reads what the broker sends on a silent connection until it closes; the control messages.
+async fn drain_messages(mut tls: impl AsyncReadExt + Unpin) -> anyhow::Result<Vec<ControlMessage>> {
+    let mut raw = BytesMut::new();
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(client::WAIT, async {
+        loop {
+            match tls.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("the broker kept a silent connection open"))?;
+    let mut dec = FrameDecoder::default();
+    let mut out = Vec::new();
+    while let Some(frame) = dec.decode(&mut raw)? {
+        out.push(ControlMessage::from_frame(&frame)?);
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_timeout_and_per_ip_cap() -> anyhow::Result<()> {
+    let control = ControlConfig {
+        auth_timeout: Duration::from_millis(300),
+        ..ControlConfig::default()
+    };
+    let limits = ControlLimits {
+        max_per_ip: 2,
+        ..ControlLimits::default()
+    };
+    let s = Server::start_with(Backend::Redb, control, limits).await?;
+    let a = client::connect_tls(s.control, &s.cert_der).await?;
+    let b = client::connect_tls(s.control, &s.cert_der).await?;
+    // A third connection from the same IP is dropped before TLS completes.
+    let third = client::connect_tls(s.control, &s.cert_der).await;
+    assert!(third.is_err(), "per-IP cap of 2");
+    // Silent clients are told `handshake_timeout`, then closed.
+    for tls in [a, b] {
+        let msgs = drain_messages(tls).await?;
+        assert!(
+            matches!(
+                msgs.as_slice(),
+                [ControlMessage::Error {
+                    code: ErrorCode::HandshakeTimeout,
+                    ..
+                }]
+            ),
+            "{msgs:?}"
+        );
+    }
+    // Their slots are free again.
+    let mut accepted = false;
+    for _ in 0..100 {
+        if let Ok((_c, Outcome::Closed(ErrorCode::AuthFailed))) =
+            client::guest(s.control, &s.cert_der, "no-such-token").await
+        {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(accepted, "closed connections release their per-IP slots");
+    s.node.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_hosts_replace_their_old_connections() -> anyhow::Result<()> {
+    const HOSTS: usize = 20;
+    let s = Server::start(Backend::Redb).await?;
+    let p = support::policy(&s).await?;
+    let mut ids = Vec::new();
+    for i in 0..HOSTS {
+        ids.push(
+            enroll_host(&s, &p.servers_key, &format!("storm-{i}"))
+                .await?
+                .0,
+        );
+    }
+    // Every Host connects, then all reconnect at once (a small reconnect storm).
+    let mut first = Vec::new();
+    for id in &ids {
+        let (c, o) = client::host(s.control, &s.cert_der, id).await?;
+        assert!(matches!(o, Outcome::Established), "{o:?}");
+        first.push(c);
+    }
+    let storm = ids
+        .iter()
+        .map(|id| client::host(s.control, &s.cert_der, id));
+    let mut second = Vec::new();
+    for r in futures::future::join_all(storm).await {
+        let (c, o) = r?;
+        assert!(matches!(o, Outcome::Established), "{o:?}");
+        second.push(c);
+    }
+    // The old connections are closed by the broker.
+    for mut old in first {
+        assert!(old.recv().await.is_err(), "a replaced connection is closed");
+    }
+    assert_eq!(s.node.hub.device_count(), HOSTS);
+    // An offer reaches the newest connection.
+    let (mut tech, _) = client::guest(s.control, &s.cert_der, &s.login("tech").await?).await?;
+    let sid = match request(&mut tech, 1, ids[7].device_id).await? {
+        ControlMessage::SessionCreated { session_id, .. } => session_id,
+        other => anyhow::bail!("{other:?}"),
+    };
+    match second[7].recv().await? {
+        ControlMessage::SessionOffer { session_id, .. } => assert_eq!(session_id, sid),
+        other => anyhow::bail!("{other:?}"),
+    }
     s.node.shutdown().await;
     Ok(())
 }

@@ -36,7 +36,7 @@ use crate::api::AdminState;
 use crate::sessions::HubSessions;
 
 pub use listener::{ControlLimits, ControlListener};
-pub use node::{Node, RelayOverrides};
+pub use node::{Node, NodeOptions, RelayOverrides};
 
 /// What every control connection shares.
 #[derive(Debug, Clone)]

@@ -55,6 +55,17 @@ pub struct RelayOverrides {
     pub advertise: Option<String>,
 }
 
+/// How a node is started beyond its configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct NodeOptions {
+    /// The relay flags of `switchboard serve`.
+    pub relay: RelayOverrides,
+    /// Control-connection limits and timers (handshake and idle timeouts, frame size).
+    pub control: ControlConfig,
+    /// Control listener limits (connections, per IP, TLS handshake time).
+    pub limits: ControlLimits,
+}
+
 /// A running node. Drop or [`Node::shutdown`] it.
 #[derive(Debug)]
 pub struct Node {
@@ -77,7 +88,11 @@ pub struct Node {
 
 impl Node {
     /// Starts everything from a validated configuration.
-    pub async fn start(cfg: &BrokerConfig, relay: RelayOverrides) -> Result<Self, BrokerError> {
+    pub async fn start(cfg: &BrokerConfig, opts: NodeOptions) -> Result<Self, BrokerError> {
+        opts.control
+            .validate()
+            .map_err(|e| BrokerError::Config(format!("control connection limits: {e}")))?;
+        let relay = opts.relay;
         let sessions = Arc::new(HubSessions::new());
         let started = start(cfg, sessions.clone()).await?;
         let signer = load_or_create_ticket_key(&cfg.data_dir, cfg.tickets.key_id)?;
@@ -134,14 +149,14 @@ impl Node {
             hub: hub.clone(),
             admin: started.state.clone(),
             sessions: sessions.clone(),
-            codec: ControlConfig::default(),
+            codec: opts.control,
             writer_queue: WRITER_QUEUE,
         });
         let control = ControlListener::bind(
             &cfg.control.listen,
             started.cert.server_config()?,
             Arc::clone(&ctx),
-            ControlLimits::default(),
+            opts.limits,
         )
         .await?;
         let quic = if cfg.control.quic_listen.is_empty() {
@@ -151,7 +166,7 @@ impl Node {
                 &cfg.control.quic_listen,
                 quic::server_config(started.cert.server_config()?)?,
                 ctx,
-                ControlLimits::default(),
+                opts.limits,
             )?)
         };
         Ok(Self {

@@ -55,7 +55,11 @@ pub enum Outcome {
     Closed(ErrorCode),
 }
 
-async fn connect_tls(addr: SocketAddr, cert_der: &[u8]) -> anyhow::Result<TlsStream<TcpStream>> {
+/// A TLS connection to the control listener, pinned to its certificate.
+pub async fn connect_tls(
+    addr: SocketAddr,
+    cert_der: &[u8],
+) -> anyhow::Result<TlsStream<TcpStream>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from(cert_der.to_vec()))?;
     let cfg = rustls::ClientConfig::builder()

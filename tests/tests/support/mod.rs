@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use jiff::Timestamp;
 use switchboard_broker::client::HttpClient;
 use switchboard_broker::config::{BrokerConfig, Overrides};
-use switchboard_broker::control::{Node, RelayOverrides};
+use switchboard_broker::control::{ControlLimits, Node, NodeOptions, RelayOverrides};
+use switchboard_codec::ControlConfig;
 use switchboard_directory::model::{
     ConfirmAccess, PackageId, Permission, PermissionSet as DirPerms, Role, RoleId, RolePurpose,
     TenantId, UserType,
@@ -46,6 +47,15 @@ pub enum Backend {
 
 impl Server {
     pub async fn start(backend: Backend) -> anyhow::Result<Self> {
+        Self::start_with(backend, ControlConfig::default(), ControlLimits::default()).await
+    }
+
+    /// A node with the given control-connection timers and listener limits.
+    pub async fn start_with(
+        backend: Backend,
+        control: ControlConfig,
+        limits: ControlLimits,
+    ) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let data = tempfile::tempdir()?;
         let redis = match backend {
@@ -73,7 +83,12 @@ impl Server {
             no_quic: true,
             ..RelayOverrides::default()
         };
-        let node = Node::start(&cfg, relay).await?;
+        let opts = NodeOptions {
+            relay,
+            control,
+            limits,
+        };
+        let node = Node::start(&cfg, opts).await?;
         let boot = node
             .started
             .bootstrapped
