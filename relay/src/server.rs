@@ -6,7 +6,10 @@
 //! then let the waiting room decide. A parked side waits in its own task, reading its socket
 //! (bytes sent early are kept as leftover; EOF removes it from the room) until the peer is
 //! handed over, the waiting-room timeout passes (`waiting_room_timeout`) or a drain starts
-//! (`draining`). The parked side's task then answers `Ready` to both and runs the engine.
+//! (`draining`). The parked side's task then answers `Ready` to both and hands the session
+//! to a task of its own, which runs the engine and records it. That task holds only what
+//! forwarding needs (no acceptor, ticket or handshake buffer), and the handshake and parked
+//! phases run as boxed sub-futures, so an idle session costs little memory.
 //! A failure touches only its own connection or session.
 //!
 //! Drain: [`RelayHandle::drain`] refuses new binds and parked sides with `draining`, lets
@@ -16,9 +19,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use switchboard_codec::{
-    ErrorCode, RelayAcceptor, RelayHandshakeConfig, SessionTicket, Side, TenantId, TicketVerifier,
+    ErrorCode, RelayAcceptor, RelayHandshakeConfig, SessionId, SessionTicket, Side, TenantId,
+    TicketVerifier,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, oneshot};
@@ -321,15 +326,17 @@ async fn serve_connection(
     let Ok(permit) = inner.handshakes.clone().try_acquire_owned() else {
         acc.refuse(ErrorCode::RelayFull, "too many connections in handshake");
         count_bind(ErrorCode::RelayFull.name());
-        handshake::close(transport, &mut acc).await;
+        Box::pin(handshake::close(transport, &mut acc)).await;
         return;
     };
-    let (side, ticket_bytes) = match handshake::read_bind(&mut transport, &mut acc).await {
+    // Boxed sub-futures keep this task small: its allocation is sized by its largest state.
+    let (side, ticket_bytes) = match Box::pin(handshake::read_bind(&mut transport, &mut acc)).await
+    {
         BindRead::Bind { side, ticket } => (side, ticket),
         BindRead::Failed(code) => {
             tracing::debug!(%peer, code = code.name(), "handshake failed");
             count_bind(code.name());
-            handshake::close(transport, &mut acc).await;
+            Box::pin(handshake::close(transport, &mut acc)).await;
             return;
         }
         BindRead::Gone => return,
@@ -350,7 +357,7 @@ async fn serve_connection(
             tracing::debug!(%peer, code = code.name(), "bind refused");
             count_bind(code.name());
             acc.refuse(code, msg);
-            handshake::close(transport, &mut acc).await;
+            Box::pin(handshake::close(transport, &mut acc)).await;
             return;
         }
     };
@@ -379,11 +386,11 @@ async fn serve_connection(
                 ..
             } = arrival;
             acceptor.refuse(code, message);
-            handshake::close(transport, &mut acceptor).await;
+            Box::pin(handshake::close(transport, &mut acceptor)).await;
         }
         BindResult::Parked { id, rx, arrival } => {
             count_bind("parked");
-            park(inner, id, rx, arrival).await;
+            Box::pin(park(inner, id, rx, arrival)).await;
         }
     }
 }
@@ -406,7 +413,7 @@ async fn park(inner: Arc<Inner>, id: u64, mut rx: oneshot::Receiver<Arrival>, mu
         tokio::select! {
             biased;
             peer = &mut rx => match peer {
-                Ok(peer) => return run_session(inner, me, peer).await,
+                Ok(peer) => return Box::pin(run_session(inner, me, peer)).await,
                 Err(_) => break LeaveWhy::Gone,
             },
             () = &mut timeout => break LeaveWhy::Timeout,
@@ -426,7 +433,7 @@ async fn park(inner: Arc<Inner>, id: u64, mut rx: oneshot::Receiver<Arrival>, mu
     if !left {
         // A peer was handed over while we decided to leave: it is in the channel.
         if let Ok(peer) = rx.try_recv() {
-            return run_session(inner, me, peer).await;
+            return Box::pin(run_session(inner, me, peer)).await;
         }
         return;
     }
@@ -444,7 +451,7 @@ async fn park(inner: Arc<Inner>, id: u64, mut rx: oneshot::Receiver<Arrival>, mu
         ..
     } = me;
     acceptor.refuse(code, code.sentence());
-    handshake::close(transport, &mut acceptor).await;
+    Box::pin(handshake::close(transport, &mut acceptor)).await;
 }
 
 /// Both sides are here: answer `Ready`, forward, record.
@@ -475,7 +482,7 @@ async fn run_session(inner: Arc<Inner>, mine: Arrival, theirs: Arrival) {
         for mut side in [host, guest] {
             side.acceptor
                 .refuse(ErrorCode::PeerClosed, "the peer left before ready");
-            handshake::close(side.transport, &mut side.acceptor).await;
+            Box::pin(handshake::close(side.transport, &mut side.acceptor)).await;
         }
         inner.room.lock().end_session(&ticket.session_id);
         inner.changed.notify_waiters();
@@ -495,8 +502,8 @@ async fn run_session(inner: Arc<Inner>, mine: Arrival, theirs: Arrival) {
     };
     let engine: EngineKind = session_engine(inner.cfg.engine, &host.transport, &guest.transport);
     let counters = Arc::new(ForwardCounters::new(engine));
-    let a_leftover = host.acceptor.take_leftover();
-    let b_leftover = guest.acceptor.take_leftover();
+    let a_leftover = compact(host.acceptor.take_leftover());
+    let b_leftover = compact(guest.acceptor.take_leftover());
     let started_ms = unix_ms();
     let job = SessionJob {
         a: host.transport,
@@ -509,16 +516,40 @@ async fn run_session(inner: Arc<Inner>, mine: Arrival, theirs: Arrival) {
         pipes: inner.pipes.clone(),
     };
     tracing::debug!(session = %ticket.session_id, %engine, "session ready");
+    // The session gets a task of its own, sized for forwarding only: this task (sized for
+    // handshake buffers and the wait) ends here and frees its memory, with the acceptors and
+    // tickets, which the session no longer needs.
+    let ids = (ticket.session_id, ticket.tenant_id);
+    tokio::spawn(forward_and_record(inner, ids, job, now, started_ms));
+}
+
+/// Copies leftover bytes out of the acceptor's read buffer, so the session does not pin it.
+fn compact(leftover: Bytes) -> Bytes {
+    if leftover.is_empty() {
+        Bytes::new()
+    } else {
+        Bytes::copy_from_slice(&leftover)
+    }
+}
+
+/// Runs a ready session's engine, then records it and releases its room entry.
+async fn forward_and_record(
+    inner: Arc<Inner>,
+    (session_id, tenant_id): (SessionId, TenantId),
+    job: SessionJob,
+    now: Instant,
+    started_ms: u64,
+) {
     let outcome = forward_session(inner.cfg.engine, job).await;
     let duration = now.elapsed();
     metrics::histogram!(m::SESSION_DURATION_SECONDS).record(duration.as_secs_f64());
     metrics::counter!(m::SESSIONS_CLOSED_TOTAL, m::LABEL_REASON => outcome.reason.name())
         .increment(1);
-    tracing::debug!(session = %ticket.session_id, reason = outcome.reason.name(),
+    tracing::debug!(session = %session_id, reason = outcome.reason.name(),
         a_to_b = outcome.bytes_a_to_b, b_to_a = outcome.bytes_b_to_a, "session ended");
     inner.sink.submit(SessionRecord {
-        session_id: ticket.session_id.to_string(),
-        tenant_id: ticket.tenant_id.to_string(),
+        session_id: session_id.to_string(),
+        tenant_id: tenant_id.to_string(),
         relay_id: inner.cfg.relay_id,
         bytes_host_to_guest: outcome.bytes_a_to_b,
         bytes_guest_to_host: outcome.bytes_b_to_a,
@@ -529,6 +560,40 @@ async fn run_session(inner: Arc<Inner>, mine: Arrival, theirs: Arrival) {
         started_at_unix_ms: started_ms,
         ended_at_unix_ms: unix_ms(),
     });
-    inner.room.lock().end_session(&ticket.session_id);
+    inner.room.lock().end_session(&session_id);
     inner.changed.notify_waiters();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ret_size<A, B, C, D, F>(_: impl Fn(A, B, C, D) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    fn ret_size5<A, B, C, D, E, F>(_: impl Fn(A, B, C, D, E) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    fn ret_size3<A, B, C, F>(_: impl Fn(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Prints the inline size of the per-connection futures (a task's allocation is sized by
+    /// its future's largest state, for the task's whole life). Figures only, no assertion:
+    /// run by hand with `--ignored --nocapture`.
+    #[test]
+    #[ignore = "prints figures only"]
+    fn print_session_future_sizes() {
+        println!("serve_connection future: {} B", ret_size(serve_connection));
+        println!("park future: {} B", ret_size(park));
+        println!("run_session future: {} B", ret_size3(run_session));
+        println!(
+            "forward_and_record future (the idle session's task): {} B",
+            ret_size5(forward_and_record)
+        );
+        println!("Arrival: {} B", std::mem::size_of::<Arrival>());
+        println!("RelayAcceptor: {} B", std::mem::size_of::<RelayAcceptor>());
+    }
 }

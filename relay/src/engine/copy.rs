@@ -122,6 +122,7 @@ where
         dst.write_all(&leftover).await.map_err(wr)?;
         counters.record(dir, leftover.len());
     }
+    drop(leftover);
     let mut small = [0u8; SMALL_BUF];
     let mut big = BigBuf(None);
     loop {

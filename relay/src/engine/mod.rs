@@ -281,7 +281,8 @@ impl ForwardLimits {
         }
         let wait = self.reserve(n, Instant::now());
         if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+            // Boxed: a timer is rare here and would otherwise sit in every idle session.
+            Box::pin(tokio::time::sleep(wait)).await;
         }
     }
 }
@@ -444,23 +445,25 @@ pub async fn forward(kind: EngineKind, job: ForwardJob) -> ForwardOutcome {
     if kind != engine {
         tracing::debug!(wanted = %kind, using = %engine, "engine not built in, falling back");
     }
-    let run = async {
-        match engine {
-            EngineKind::Copy => {
-                copy::forward_tcp(a, b, a_leftover, b_leftover, &limits, &counters).await
-            }
-            EngineKind::Uring => {
-                let (limits, counters) = (&limits, &counters);
-                uring::forward_tcp(a, b, a_leftover, b_leftover, limits, counters, &shutdown).await
-            }
-            EngineKind::Splice => {
-                splice::forward(a, b, a_leftover, b_leftover, &limits, &counters, &pipes).await
-            }
-        }
+    // Boxed: the session's allocation is the running engine's size, not the largest one's.
+    let run: EngineFuture<'_> = match engine {
+        EngineKind::Copy => Box::pin(copy::forward_tcp(
+            a, b, a_leftover, b_leftover, &limits, &counters,
+        )),
+        EngineKind::Uring => Box::pin(uring::forward_tcp(
+            a, b, a_leftover, b_leftover, &limits, &counters, &shutdown,
+        )),
+        EngineKind::Splice => Box::pin(splice::forward(
+            a, b, a_leftover, b_leftover, &limits, &counters, &pipes,
+        )),
     };
     let reason = supervise(run, &limits, &shutdown, &counters).await;
     outcome(&counters, reason, engine)
 }
+
+/// A running engine, boxed so a session future carries only the engine it runs.
+type EngineFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>>;
 
 /// One side of a session as the waiting room holds it.
 #[derive(Debug)]
@@ -591,14 +594,14 @@ pub async fn forward_session(kind: EngineKind, job: SessionJob) -> ForwardOutcom
         (a, b) => {
             let (mut ar, mut aw) = a.into_halves();
             let (mut br, mut bw) = b.into_halves();
-            let run = copy::forward_halves(
+            let run = Box::pin(copy::forward_halves(
                 (&mut ar, &mut aw),
                 (&mut br, &mut bw),
                 a_leftover,
                 b_leftover,
                 &limits,
                 &counters,
-            );
+            ));
             let reason = supervise(run, &limits, &shutdown, &counters).await;
             outcome(&counters, reason, EngineKind::Copy)
         }
@@ -650,5 +653,65 @@ fn outcome(counters: &ForwardCounters, reason: CloseReason, engine: EngineKind) 
         reason,
         engine,
         fell_back: counters.fell_back(),
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    fn sz<F>(_: &F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Prints the inline size of each engine's session future. Figures only, no assertion:
+    /// run by hand with `--ignored --nocapture`.
+    #[tokio::test]
+    #[ignore = "prints figures only"]
+    async fn print_engine_future_sizes() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let mk = || async {
+            let c = TcpStream::connect(addr).await.unwrap();
+            let (s, _) = l.accept().await.unwrap();
+            (c, s)
+        };
+        let (a, b) = mk().await;
+        let limits = ForwardLimits::unlimited();
+        let counters = Arc::new(ForwardCounters::new(EngineKind::Copy));
+        let pool = PipePool::shared_default();
+        let token = CancellationToken::new();
+        let (e, n) = (Bytes::new(), Bytes::new());
+        let f = copy::forward_tcp(a, b, e.clone(), n.clone(), &limits, &counters);
+        println!("copy::forward_tcp: {} B", sz(&f));
+        drop(f);
+        let (a, b) = mk().await;
+        let f = splice::forward(a, b, e.clone(), n.clone(), &limits, &counters, &pool);
+        println!("splice::forward: {} B", sz(&f));
+        drop(f);
+        let (a, b) = mk().await;
+        let f = uring::forward_tcp(a, b, e.clone(), n.clone(), &limits, &counters, &token);
+        println!("uring::forward_tcp: {} B", sz(&f));
+        drop(f);
+        let (a, b) = mk().await;
+        let f = forward(
+            EngineKind::Splice,
+            ForwardJob::new(EngineKind::Splice, a, b),
+        );
+        println!("forward: {} B", sz(&f));
+        drop(f);
+        let (a, b) = mk().await;
+        let job = SessionJob {
+            a: Transport::Tcp(a),
+            b: Transport::Tcp(b),
+            a_leftover: e,
+            b_leftover: n,
+            limits: ForwardLimits::unlimited(),
+            shutdown: token,
+            counters,
+            pipes: pool,
+        };
+        let f = forward_session(EngineKind::Splice, job);
+        println!("forward_session: {} B", sz(&f));
     }
 }

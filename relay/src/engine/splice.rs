@@ -77,6 +77,7 @@ async fn pump(
         dst.write_all(&leftover).await.map_err(wr)?;
         counters.record(dir, leftover.len());
     }
+    drop(leftover);
     let mut held: Option<Pipe> = None;
     loop {
         let s: &TcpStream = src.as_ref();
@@ -88,7 +89,9 @@ async fn pump(
                 Err(why) => {
                     tracing::debug!(%why, direction = dir.label(), "no pipe, using copy");
                     counters.mark_fallback();
-                    return copy::pump(src, dst, Bytes::new(), dir, limits, counters).await;
+                    // Boxed: the fallback is rare, so idle splice sessions don't carry it.
+                    let fallback = copy::pump(src, dst, Bytes::new(), dir, limits, counters);
+                    return Box::pin(fallback).await;
                 }
             },
         };
