@@ -164,6 +164,14 @@ pub enum ControlMessage {
         /// The sequence number of the heartbeat.
         seq: u64,
     },
+    /// `0x020a` Host → broker (after `Welcome`, again on every change): the computer's local
+    /// state, for the confirm-access and whitelist exceptions.
+    HostState {
+        /// The computer is locked.
+        locked: bool,
+        /// Someone is logged in at the console.
+        user_logged_in: bool,
+    },
     /// `0x0301` Guest → broker: open a session to a device.
     SessionRequest {
         /// Chosen by the guest, echoed in the answer.
@@ -172,6 +180,9 @@ pub enum ControlMessage {
         device_id: DeviceId,
         /// The actions wanted.
         wanted: PermissionSet,
+        /// The Guest's static X25519 public key for the end-to-end Noise handshake (the Host
+        /// receives it as `peer_static_key`).
+        guest_static_key: [u8; 32],
     },
     /// `0x0302` Broker → Guest: the request is being offered to the Host.
     SessionCreated {
@@ -261,6 +272,8 @@ pub enum ControlMessage {
     OnDemandStart {
         /// The key.
         key: OnDemandKey,
+        /// The technician's static X25519 public key for the end-to-end Noise handshake.
+        guest_static_key: [u8; 32],
     },
     /// `0x0406` Technician → broker: reject the session waiting on a key.
     OnDemandReject {
@@ -294,6 +307,7 @@ pub const MESSAGE_TYPES: &[(u16, &str)] = &[
     (0x0207, "EnrollResponse"),
     (0x0208, "Heartbeat"),
     (0x0209, "HeartbeatAck"),
+    (0x020a, "HostState"),
     (0x0301, "SessionRequest"),
     (0x0302, "SessionCreated"),
     (0x0303, "SessionDenied"),
@@ -368,6 +382,7 @@ impl ControlMessage {
             Self::EnrollResponse(_) => 0x0207,
             Self::Heartbeat { .. } => 0x0208,
             Self::HeartbeatAck { .. } => 0x0209,
+            Self::HostState { .. } => 0x020a,
             Self::SessionRequest { .. } => 0x0301,
             Self::SessionCreated { .. } => 0x0302,
             Self::SessionDenied { .. } => 0x0303,
@@ -434,14 +449,23 @@ impl ControlMessage {
             Self::EnrollRequest(req) => req.encode(dst)?,
             Self::EnrollResponse(resp) => resp.encode(dst)?,
             Self::Heartbeat { seq } | Self::HeartbeatAck { seq } => dst.put_u64(*seq),
+            Self::HostState {
+                locked,
+                user_logged_in,
+            } => {
+                dst.put_u8(u8::from(*locked));
+                dst.put_u8(u8::from(*user_logged_in));
+            }
             Self::SessionRequest {
                 request_id,
                 device_id,
                 wanted,
+                guest_static_key,
             } => {
                 dst.put_u64(*request_id);
                 dst.put_slice(&device_id.0);
                 dst.put_u64(wanted.bits());
+                dst.put_slice(guest_static_key);
             }
             Self::SessionCreated {
                 request_id,
@@ -513,7 +537,14 @@ impl ControlMessage {
             }
             Self::OnDemandJoin(join) => join.encode(dst)?,
             Self::OnDemandQueued { position } => dst.put_u32(*position),
-            Self::OnDemandStart { key } | Self::OnDemandReject { key } => dst.put_u32(key.value()),
+            Self::OnDemandStart {
+                key,
+                guest_static_key,
+            } => {
+                dst.put_u32(key.value());
+                dst.put_slice(guest_static_key);
+            }
+            Self::OnDemandReject { key } => dst.put_u32(key.value()),
             Self::OnDemandRejected { code } => dst.put_u16(code.number()),
         }
         Ok(())
@@ -578,10 +609,15 @@ impl ControlMessage {
             0x0207 => Self::EnrollResponse(EnrollResponse::decode(&mut r)?),
             0x0208 => Self::Heartbeat { seq: r.u64("seq")? },
             0x0209 => Self::HeartbeatAck { seq: r.u64("seq")? },
+            0x020a => Self::HostState {
+                locked: r.bool("locked")?,
+                user_logged_in: r.bool("user_logged_in")?,
+            },
             0x0301 => Self::SessionRequest {
                 request_id: r.u64("request_id")?,
                 device_id: DeviceId(r.array("device_id")?),
                 wanted: read_permissions(&mut r, "wanted")?,
+                guest_static_key: r.array("guest_static_key")?,
             },
             0x0302 => Self::SessionCreated {
                 request_id: r.u64("request_id")?,
@@ -632,6 +668,7 @@ impl ControlMessage {
             },
             0x0405 => Self::OnDemandStart {
                 key: OnDemandKey::decode(&mut r)?,
+                guest_static_key: r.array("guest_static_key")?,
             },
             0x0406 => Self::OnDemandReject {
                 key: OnDemandKey::decode(&mut r)?,

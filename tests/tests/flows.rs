@@ -10,12 +10,16 @@
 //! uses the QUIC control listener). The refusal test checks
 //! `not_permitted`, `device_offline`, `device_pending` and a bad token, then an administrator
 //! terminating a session through the admin API. The OnDemand test runs a key from creation
-//! over the wire to its one session through the relay.
+//! over the wire to its one session through the relay (each side is told the other's Noise
+//! key, as in the main flow). The lock test checks that a Host reporting `HostState { locked }`
+//! skips the "Confirm Access Required" prompt, and gets it back once unlocked.
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
+use anyhow::Context;
 use bytes::BytesMut;
 use jiff::Timestamp;
 use switchboard_broker::control::ControlLimits;
@@ -26,7 +30,8 @@ use switchboard_codec::{
     PermissionSet, SessionId, Side,
 };
 use switchboard_directory::model::SessionId as DirSessionId;
-use switchboard_directory::service::AuditQuery;
+use switchboard_directory::model::SystemRole;
+use switchboard_directory::service::{AuditQuery, NewAssignment};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -59,6 +64,7 @@ async fn request(
             request_id,
             device_id,
             wanted: PermissionSet::EMPTY,
+            guest_static_key: client::GUEST_STATIC_KEY,
         })
         .await?;
     guest.recv().await
@@ -85,14 +91,18 @@ async fn read_exact(
     Ok(out)
 }
 
-fn assignment(m: ControlMessage, sid: SessionId) -> anyhow::Result<(String, bytes::Bytes)> {
+/// A side's relay assignment for `sid`: the relay, the ticket and the peer's static key.
+fn assignment(
+    m: ControlMessage,
+    sid: SessionId,
+) -> anyhow::Result<(String, bytes::Bytes, [u8; 32])> {
     match m {
         ControlMessage::RelayAssignment {
             session_id,
             relay_addr,
             ticket,
-            ..
-        } if session_id == sid => Ok((relay_addr, ticket)),
+            peer_static_key,
+        } if session_id == sid => Ok((relay_addr, ticket, peer_static_key)),
         other => anyhow::bail!("expected RelayAssignment for {sid}, got {other:?}"),
     }
 }
@@ -142,8 +152,12 @@ async fn main_flow(backend: Backend, transport: Transport) -> anyhow::Result<()>
     }
     host.send(ControlMessage::SessionAccept { session_id: sid })
         .await?;
-    let (host_relay, host_ticket) = assignment(host.recv().await?, sid)?;
-    let (guest_relay, guest_ticket) = assignment(guest.recv().await?, sid)?;
+    let (host_relay, host_ticket, host_peer) = assignment(host.recv().await?, sid)?;
+    let (guest_relay, guest_ticket, guest_peer) = assignment(guest.recv().await?, sid)?;
+    // Each side is told exactly the other's Noise static key: the Guest's from its request,
+    // the Host's from enrollment.
+    assert_eq!(host_peer, client::GUEST_STATIC_KEY);
+    assert_eq!(guest_peer, client::HOST_STATIC_KEY);
     assert_eq!(host_relay, guest_relay);
     assert_eq!(host_relay, s.node.relay_addr);
 
@@ -219,6 +233,142 @@ async fn session_end_to_end_through_the_relay_on_redb() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_end_to_end_through_the_relay_on_redis_guest_over_quic() -> anyhow::Result<()> {
     Box::pin(main_flow(Backend::Redis, Transport::Quic)).await
+}
+
+/// Gives the "Techs" on the "Servers" the predefined "Confirm Access Required" role as well.
+async fn confirm_unless_locked(s: &Server) -> anyhow::Result<()> {
+    let (d, t, owner) = (s.dir(), s.tenant, &s.owner);
+    let techs = d
+        .user_groups(t)
+        .await?
+        .into_iter()
+        .find(|g| g.name == "Techs");
+    let servers = d
+        .device_groups(t)
+        .await?
+        .into_iter()
+        .find(|g| g.name == "Servers");
+    let (Some(techs), Some(servers)) = (techs, servers) else {
+        anyhow::bail!("support::policy made no Techs / Servers groups");
+    };
+    let role = d
+        .roles(t)
+        .await?
+        .into_iter()
+        .find(|r| r.system == Some(SystemRole::ConfirmAccessRequired))
+        .ok_or_else(|| anyhow::anyhow!("no Confirm Access Required role"))?;
+    // 002/004: "Requires that the local user ... confirm a session before it starts; except
+    // for when the computer is locked, or no one is logged in."
+    assert!(role.confirm.host_prompt && role.confirm.except_when_locked);
+    d.create_assignment(
+        t,
+        owner,
+        NewAssignment {
+            name: "techs-servers-confirm".into(),
+            description: String::new(),
+            role: role.id,
+            user_groups: BTreeSet::from([techs.id]),
+            device_groups: BTreeSet::from([servers.id]),
+            schedule: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The `confirm_required` of the offer the Host gets for a new request, after the Guest's
+/// answer; the Host then rejects it so the next request starts clean.
+async fn offer_confirm_required(
+    host: &mut ControlClient,
+    guest: &mut ControlClient,
+    request_id: u64,
+    device_id: DeviceId,
+) -> anyhow::Result<bool> {
+    let (sid, created_confirm) = match request(guest, request_id, device_id)
+        .await
+        .context("SessionCreated")?
+    {
+        ControlMessage::SessionCreated {
+            session_id,
+            confirm_required,
+            ..
+        } => (session_id, confirm_required),
+        other => anyhow::bail!("session request: {other:?}"),
+    };
+    let offered = match host.recv().await.context("offer")? {
+        ControlMessage::SessionOffer {
+            session_id,
+            confirm_required,
+            ..
+        } if session_id == sid => confirm_required,
+        other => anyhow::bail!("expected an offer, got {other:?}"),
+    };
+    assert_eq!(created_confirm, offered, "Guest and Host agree");
+    host.send(ControlMessage::SessionReject {
+        session_id: sid,
+        code: ErrorCode::ConfirmDenied,
+        message: "test".into(),
+    })
+    .await?;
+    match guest.recv().await.context("reject")? {
+        ControlMessage::SessionReject { session_id, .. } if session_id == sid => {}
+        other => anyhow::bail!("expected the rejection, got {other:?}"),
+    }
+    Ok(offered)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_host_skips_the_confirm_prompt() -> anyhow::Result<()> {
+    let s = Server::start(Backend::Redb).await?;
+    let p = support::policy(&s).await?;
+    confirm_unless_locked(&s).await?;
+    let (host_id, _) = enroll_host(&s, &p.servers_key, "srv-locked").await?;
+    let (mut host, o) = client::host(s.control, &s.cert_der, &host_id).await?;
+    assert!(matches!(o, Outcome::Established), "host: {o:?}");
+    let (mut guest, _) = client::guest(s.control, &s.cert_der, &s.login("tech").await?).await?;
+
+    // Before any report the Host counts as unable to report: the prompt applies.
+    assert!(offer_confirm_required(&mut host, &mut guest, 1, host_id.device_id).await?);
+
+    // 002/004 §5.5: confirm access "except for when the computer is locked".
+    host.send(ControlMessage::HostState {
+        locked: true,
+        user_logged_in: true,
+    })
+    .await?;
+    // The report travels on the Host's connection, the request on the Guest's: retry a few
+    // times until the broker has read the report (the client's codec swallows heartbeat acks,
+    // so there is no round trip to wait on).
+    let mut id = 2;
+    let mut confirm = true;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        confirm = offer_confirm_required(&mut host, &mut guest, id, host_id.device_id).await?;
+        id += 1;
+        if !confirm {
+            break;
+        }
+    }
+    assert!(!confirm, "a locked Host gets no confirm prompt");
+
+    // Unlocked again: the prompt is back.
+    host.send(ControlMessage::HostState {
+        locked: false,
+        user_logged_in: true,
+    })
+    .await?;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        confirm = offer_confirm_required(&mut host, &mut guest, id, host_id.device_id).await?;
+        id += 1;
+        if confirm {
+            break;
+        }
+    }
+    assert!(confirm, "an unlocked Host gets the prompt again");
+    drop((host, guest));
+    s.node.shutdown().await;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,6 +491,9 @@ async fn refusals_carry_their_codes() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The technician's static key in the OnDemand test.
+const TECH_STATIC_KEY: [u8; 32] = [0x54; 32];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ondemand_session_over_the_wire() -> anyhow::Result<()> {
     let s = Server::start(Backend::Redb).await?;
@@ -376,7 +529,11 @@ async fn ondemand_session_over_the_wire() -> anyhow::Result<()> {
         ControlMessage::OnDemandQueued { position: 1 }
     );
 
-    tech.send(ControlMessage::OnDemandStart { key }).await?;
+    tech.send(ControlMessage::OnDemandStart {
+        key,
+        guest_static_key: TECH_STATIC_KEY,
+    })
+    .await?;
     let sid = match agent.recv().await? {
         ControlMessage::OnDemandStarted { session_id } => session_id,
         other => anyhow::bail!("{other:?}"),
@@ -397,8 +554,11 @@ async fn ondemand_session_over_the_wire() -> anyhow::Result<()> {
     agent
         .send(ControlMessage::SessionAccept { session_id: sid })
         .await?;
-    let (relay, agent_ticket) = assignment(agent.recv().await?, sid)?;
-    let (_, tech_ticket) = assignment(tech.recv().await?, sid)?;
+    let (relay, agent_ticket, agent_peer) = assignment(agent.recv().await?, sid)?;
+    let (_, tech_ticket, tech_peer) = assignment(tech.recv().await?, sid)?;
+    // The technician is the agent's Noise peer, and the agent's one-off key is the technician's.
+    assert_eq!(agent_peer, TECH_STATIC_KEY);
+    assert_eq!(tech_peer, [3; 32]);
     let (a, t) = tokio::join!(
         client::bind(&relay, Side::Host, agent_ticket),
         client::bind(&relay, Side::Guest, tech_ticket),

@@ -3,8 +3,9 @@
 //! creation, start and reject).
 //!
 //! The access token is the admin API's bearer token from `POST /api/v1/login`, looked up in
-//! the same hashed token store; MFA-enrolment-only tokens are refused. The wire protocol does
-//! not carry a Guest's Noise static key yet, so the Host is sent an all-zero key for it.
+//! the same hashed token store; MFA-enrolment-only tokens are refused. The Guest's Noise static
+//! key comes with each `SessionRequest` / `OnDemandStart` and is handed to the Host (or agent)
+//! as its peer key.
 
 use switchboard_actors::ids::dir_tenant;
 use switchboard_actors::{GuestLink, Hub, SessionEvent, SessionRequest};
@@ -48,11 +49,11 @@ pub(crate) async fn check_token(admin: &AdminState, token: &str) -> Result<Guest
 }
 
 impl Guest {
-    fn link(&self, tx: &mpsc::Sender<ControlMessage>) -> GuestLink {
+    fn link(&self, tx: &mpsc::Sender<ControlMessage>, static_key: [u8; 32]) -> GuestLink {
         GuestLink {
             user: self.user,
             display_name: self.display_name.clone(),
-            static_key: [0; 32],
+            static_key,
             tx: tx.clone(),
         }
     }
@@ -72,10 +73,11 @@ pub(crate) async fn on_guest_message(
             request_id,
             device_id,
             wanted,
+            guest_static_key,
         } => {
             let req = SessionRequest {
                 tenant: guest.tenant,
-                guest: guest.link(tx),
+                guest: guest.link(tx, guest_static_key),
                 request_id,
                 device: device_id,
                 wanted,
@@ -100,9 +102,13 @@ pub(crate) async fn on_guest_message(
         ControlMessage::OnDemandCreateKey { request_id } => {
             on_create_key(hub, guest, tx, request_id).await;
         }
-        ControlMessage::OnDemandStart { key } => {
+        ControlMessage::OnDemandStart {
+            key,
+            guest_static_key,
+        } => {
+            let link = guest.link(tx, guest_static_key);
             let r = hub
-                .ondemand_start(guest.tenant, &key.to_string(), guest.link(tx), None)
+                .ondemand_start(guest.tenant, &key.to_string(), link, None)
                 .await;
             match r {
                 Ok(sid) => ctx.sessions.track(

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use switchboard_actors::ids::{dir_device, dir_tenant, wire_device};
-use switchboard_actors::{Hub, SessionEvent};
+use switchboard_actors::{HostState, Hub, SessionEvent};
 use switchboard_codec::message::{EnrollRequest, EnrollResponse, EnrollState};
 use switchboard_codec::{ControlMessage, DeviceId, ErrorCode, Side, TenantId};
 use switchboard_directory::DirectoryError;
@@ -91,10 +91,17 @@ pub(crate) async fn enroll(
     }
 }
 
-/// A connected Host's message: session answers go to the hub after checking the session is
-/// this device's. Anything else is ignored (logged).
+/// A connected Host's message: its local state goes to the hub; session answers go to the hub
+/// after checking the session is this device's. Anything else is ignored (logged).
 pub(crate) fn on_host_message(hub: &Hub, device: DeviceId, msg: ControlMessage) {
     let (session, event) = match msg {
+        ControlMessage::HostState {
+            locked,
+            user_logged_in,
+        } => {
+            hub.set_host_state(device, host_state(locked, user_logged_in));
+            return;
+        }
         ControlMessage::SessionAccept { session_id } => (session_id, SessionEvent::HostAccepted),
         ControlMessage::SessionReject {
             session_id, code, ..
@@ -114,9 +121,27 @@ pub(crate) fn on_host_message(hub: &Hub, device: DeviceId, msg: ControlMessage) 
     }
 }
 
+/// The directory's view of a Host's report. A Host that sends `HostState` can report its
+/// state (002/004 §5.5: the lock / logged-in exceptions need a Host that reports them).
+fn host_state(locked: bool, user_logged_in: bool) -> HostState {
+    HostState {
+        reports_state: true,
+        locked,
+        no_user: !user_logged_in,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_state_report_maps_to_the_directory_state() {
+        let s = host_state(true, false);
+        assert!(s.reports_state && s.locked && s.no_user);
+        let s = host_state(false, true);
+        assert!(s.reports_state && !s.locked && !s.no_user);
+    }
 
     #[test]
     fn credential_names_the_tenant_and_rejects_garbage() {

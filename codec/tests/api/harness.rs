@@ -314,6 +314,7 @@ fn host_and_guest_meet_through_broker_and_relay() {
             request_id: 1,
             device_id: DEVICE,
             wanted,
+            guest_static_key: [0x27; 32],
         })
         .unwrap();
     let (b, _) = pump_control(&mut guest, &mut guest_acc, &mut dir, now);
@@ -323,12 +324,13 @@ fn host_and_guest_meet_through_broker_and_relay() {
             request_id: 1,
             device_id,
             wanted: w,
+            guest_static_key: k,
         },
     ] = msgs.as_slice()
     else {
         panic!("no session request")
     };
-    assert_eq!((*device_id, *w), (DEVICE, wanted));
+    assert_eq!((*device_id, *w, *k), (DEVICE, wanted, [0x27; 32]));
     let sid = SessionId([0x51; 16]);
     guest_acc
         .send(&ControlMessage::SessionCreated {

@@ -116,13 +116,20 @@ fn message() -> impl Strategy<Value = ControlMessage> {
             }),
         any::<u64>().prop_map(|seq| ControlMessage::Heartbeat { seq }),
         any::<u64>().prop_map(|seq| ControlMessage::HeartbeatAck { seq }),
-        (any::<u64>(), id16(), perms()).prop_map(|(request_id, d, wanted)| {
-            ControlMessage::SessionRequest {
-                request_id,
-                device_id: DeviceId(d),
-                wanted,
-            }
+        any::<(bool, bool)>().prop_map(|(locked, user_logged_in)| ControlMessage::HostState {
+            locked,
+            user_logged_in,
         }),
+        (any::<u64>(), id16(), perms(), any::<[u8; 32]>()).prop_map(
+            |(request_id, d, wanted, guest_static_key)| {
+                ControlMessage::SessionRequest {
+                    request_id,
+                    device_id: DeviceId(d),
+                    wanted,
+                    guest_static_key,
+                }
+            }
+        ),
         (any::<u64>(), id16(), perms(), any::<bool>()).prop_map(
             |(request_id, s, granted, confirm_required)| {
                 ControlMessage::SessionCreated {
@@ -193,7 +200,12 @@ fn message() -> impl Strategy<Value = ControlMessage> {
             })
         }),
         any::<u32>().prop_map(|position| ControlMessage::OnDemandQueued { position }),
-        odkey().prop_map(|key| ControlMessage::OnDemandStart { key }),
+        (odkey(), any::<[u8; 32]>()).prop_map(|(key, guest_static_key)| {
+            ControlMessage::OnDemandStart {
+                key,
+                guest_static_key,
+            }
+        }),
         odkey().prop_map(|key| ControlMessage::OnDemandReject { key }),
         id16().prop_map(|s| ControlMessage::OnDemandStarted {
             session_id: SessionId(s)

@@ -98,10 +98,15 @@ pub(crate) fn sample_messages() -> Vec<ControlMessage> {
         }),
         ControlMessage::Heartbeat { seq: 7 },
         ControlMessage::HeartbeatAck { seq: 7 },
+        ControlMessage::HostState {
+            locked: true,
+            user_logged_in: false,
+        },
         ControlMessage::SessionRequest {
             request_id: 1,
             device_id: DeviceId([0xd1; 16]),
             wanted: perms,
+            guest_static_key: [0x27; 32],
         },
         ControlMessage::SessionCreated {
             request_id: 1,
@@ -151,7 +156,10 @@ pub(crate) fn sample_messages() -> Vec<ControlMessage> {
             static_key: [0x26; 32],
         }),
         ControlMessage::OnDemandQueued { position: 1 },
-        ControlMessage::OnDemandStart { key: key() },
+        ControlMessage::OnDemandStart {
+            key: key(),
+            guest_static_key: [0x28; 32],
+        },
         ControlMessage::OnDemandReject { key: key() },
         ControlMessage::OnDemandStarted { session_id: sid },
         ControlMessage::OnDemandRejected {

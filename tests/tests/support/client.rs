@@ -186,6 +186,11 @@ impl ControlClient {
     }
 }
 
+/// The static X25519 key every test Host enrolls with (end-to-end Noise).
+pub const HOST_STATIC_KEY: [u8; 32] = [9; 32];
+/// The static X25519 key the test Guest sends with its session requests.
+pub const GUEST_STATIC_KEY: [u8; 32] = [0x47; 32];
+
 /// A device's keys and identity, as an enrolled Host keeps them.
 pub struct HostIdentity {
     pub signing_key: [u8; 32],
@@ -211,7 +216,7 @@ pub async fn enroll(
             logged_in_user: String::new(),
         },
         device_public_key: device_public_key(&signing_key),
-        device_static_key: [9; 32],
+        device_static_key: HOST_STATIC_KEY,
     };
     let (_c, outcome) =
         ControlClient::connect(addr, cert_der, ControlCredentials::Enroll(req)).await?;
