@@ -32,32 +32,14 @@ impl Directory {
         actor: &Actor,
         id: DeviceId,
     ) -> Result<(), DirectoryError> {
-        self.require(tenant, actor, Capability::ManageUsersAndDevices)
-            .await?;
-        retry(|| async {
-            let t = self.tenant_rec(tenant).await?.value;
-            let sc = scope(tenant)?;
-            let rec: Rec<Device> =
-                read_known(&*self.store, &sc, &keys::device(id), DeviceId::KIND, id).await?;
-            if rec.value.enrollment != EnrollmentState::Pending {
+        self.modify_device(tenant, actor, id, |d| {
+            if d.enrollment != EnrollmentState::Pending {
                 return Err(DirectoryError::NotAllowed(
                     "only a pending device can be enrolled",
                 ));
             }
-            let mut d = rec.value.clone();
             d.enrollment = EnrollmentState::Enrolled;
-            let mut tx = Tx::new(sc);
-            tx.update(&keys::device(id), rec.version, &d)?;
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Device,
-                format!("pending device {:?} enrolled", d.hostname),
-                Some(id),
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
+            Ok(format!("pending device {:?} enrolled", d.hostname))
         })
         .await
     }
@@ -71,6 +53,23 @@ impl Directory {
         alias: Option<String>,
         description: String,
     ) -> Result<(), DirectoryError> {
+        self.modify_device(tenant, actor, id, |d| {
+            d.alias = alias.clone();
+            d.description = description.clone();
+            Ok(format!("device {:?} edited", d.hostname))
+        })
+        .await
+    }
+
+    /// Reads a device, lets `change` edit it (returning the audit sentence, or refusing), and
+    /// writes it back with its audit record in one batch conditioned on the version read.
+    async fn modify_device(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        id: DeviceId,
+        change: impl Fn(&mut Device) -> Result<String, DirectoryError>,
+    ) -> Result<(), DirectoryError> {
         self.require(tenant, actor, Capability::ManageUsersAndDevices)
             .await?;
         retry(|| async {
@@ -79,8 +78,7 @@ impl Directory {
             let rec: Rec<Device> =
                 read_known(&*self.store, &sc, &keys::device(id), DeviceId::KIND, id).await?;
             let mut d = rec.value.clone();
-            d.alias = alias.clone();
-            d.description = description.clone();
+            let what = change(&mut d)?;
             let mut tx = Tx::new(sc);
             tx.update(&keys::device(id), rec.version, &d)?;
             append(
@@ -89,7 +87,7 @@ impl Directory {
                 self.now(),
                 &actor.audit,
                 AuditKind::Device,
-                format!("device {:?} edited", d.hostname),
+                what,
                 Some(id),
             )?;
             tx.commit(&*self.store).await.map(|_| ())
