@@ -5,3 +5,9 @@
 //!
 //! It does not trust the relay: everything past the handshake is end-to-end encrypted.
 #![forbid(unsafe_code)]
+
+pub mod error;
+pub mod http;
+pub mod pin;
+
+pub use error::AgentError;

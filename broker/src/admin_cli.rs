@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::client::{HttpClient, HttpResponse};
 use crate::error::BrokerError;
+use switchboard_agent::http::{HttpClient, HttpResponse};
 
 /// `switchboard admin ...`.
 #[derive(Debug, Args)]

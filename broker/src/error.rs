@@ -48,6 +48,9 @@ pub enum BrokerError {
     /// The admin client could not talk to the server.
     #[error("admin client: {0}")]
     Client(String),
+    /// The admin client's HTTP exchange failed.
+    #[error(transparent)]
+    Http(#[from] switchboard_agent::AgentError),
     /// The actor layer could not start.
     #[error("actors: {0}")]
     Actors(#[from] switchboard_actors::ActorError),

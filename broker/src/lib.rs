@@ -18,7 +18,7 @@
 //! - `sessions`: the live-session view of the admin API, over the actors' hub;
 //! - `metrics`: metric names and the process's one Prometheus recorder;
 //! - `app`: starting all of the above from a configuration;
-//! - `client`, `admin_cli`: the `switchboard admin` command-line client.
+//! - `admin_cli`: the `switchboard admin` command-line client (on the agent's HTTP client).
 #![forbid(unsafe_code)]
 
 pub mod admin_cli;
@@ -26,7 +26,6 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
-pub mod client;
 pub mod config;
 pub mod control;
 pub mod error;

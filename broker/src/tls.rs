@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
 use switchboard_codec::TicketSigner;
 
 use crate::error::BrokerError;
@@ -58,7 +57,7 @@ impl ControlCert {
 
 /// SHA-256 fingerprint (lowercase hex) of a DER certificate.
 pub fn fingerprint(der: &[u8]) -> String {
-    hex::encode(Sha256::digest(der))
+    switchboard_agent::pin::fingerprint(der)
 }
 
 /// Writes `bytes` to a new file with mode 0600 (refuses to overwrite).

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use switchboard_agent::http::{HttpClient, HttpResponse};
 use switchboard_broker::app::{Started, start};
-use switchboard_broker::client::{HttpClient, HttpResponse};
 use switchboard_broker::config::BrokerConfig;
 use switchboard_broker::sessions::NoSessions;
 use switchboard_tests::RedisServer;

@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use crate::{Backend, assert_error, server, server_with};
+use switchboard_agent::http::HttpClient;
 use switchboard_broker::api;
-use switchboard_broker::client::HttpClient;
 use switchboard_broker::config::BrokerConfig;
 use switchboard_directory::model::TenantId;
 

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use jiff::Timestamp;
-use switchboard_broker::client::HttpClient;
+use switchboard_agent::http::HttpClient;
 use switchboard_broker::config::{BrokerConfig, Overrides};
 use switchboard_broker::control::{ControlLimits, Node, NodeOptions, RelayOverrides};
 use switchboard_codec::ControlConfig;

@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.1 client for the admin API (the CLI and the black-box tests use it).
+//! A minimal HTTP/1.1 client for the admin API (the Guest's login and device list, the
+//! `switchboard admin` CLI and the black-box tests use it).
 //!
 //! One request per connection (`Connection: close`), JSON bodies, bearer token, a 30 s bound
 //! on the whole exchange and a 64 MiB bound on the answer. `http://` only, or `https://` when
@@ -7,13 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::error::BrokerError;
+use crate::error::AgentError;
 
 /// Bound on one exchange.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,13 +46,13 @@ pub struct HttpClient {
     https: bool,
 }
 
-fn err(m: impl std::fmt::Display) -> BrokerError {
-    BrokerError::Client(m.to_string())
+fn err(m: impl std::fmt::Display) -> AgentError {
+    AgentError::Http(m.to_string())
 }
 
 impl HttpClient {
     /// A client for `http://host:port` or `https://host:port` (https needs `fingerprint`).
-    pub fn new(server: &str, fingerprint: Option<String>) -> Result<Self, BrokerError> {
+    pub fn new(server: &str, fingerprint: Option<String>) -> Result<Self, AgentError> {
         let (https, rest) = if let Some(r) = server.strip_prefix("http://") {
             (false, r)
         } else if let Some(r) = server.strip_prefix("https://") {
@@ -76,7 +75,7 @@ impl HttpClient {
         Ok(Self {
             host,
             port,
-            tls_fingerprint: fingerprint.map(|f| f.replace(':', "").to_lowercase()),
+            tls_fingerprint: fingerprint.as_deref().map(crate::pin::normalize),
             https,
         })
     }
@@ -88,7 +87,7 @@ impl HttpClient {
         path: &str,
         token: Option<&str>,
         body: Option<&serde_json::Value>,
-    ) -> Result<HttpResponse, BrokerError> {
+    ) -> Result<HttpResponse, AgentError> {
         let body = body.map(serde_json::Value::to_string);
         tokio::time::timeout(
             REQUEST_TIMEOUT,
@@ -105,7 +104,7 @@ impl HttpClient {
         path: &str,
         token: Option<&str>,
         body: &str,
-    ) -> Result<HttpResponse, BrokerError> {
+    ) -> Result<HttpResponse, AgentError> {
         tokio::time::timeout(
             REQUEST_TIMEOUT,
             self.exchange(method, path, token, Some(body)),
@@ -120,7 +119,7 @@ impl HttpClient {
         path: &str,
         token: Option<&str>,
         body: Option<&str>,
-    ) -> Result<HttpResponse, BrokerError> {
+    ) -> Result<HttpResponse, AgentError> {
         let tcp = TcpStream::connect((self.host.trim_matches(['[', ']']), self.port))
             .await
             .map_err(|e| err(format!("connecting to {}:{}: {e}", self.host, self.port)))?;
@@ -144,10 +143,7 @@ impl HttpClient {
         req.extend_from_slice(body.unwrap_or("").as_bytes());
         if self.https {
             let fp = self.tls_fingerprint.clone().unwrap_or_default();
-            let cfg = rustls::ClientConfig::builder()
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedCert::new(fp)))
-                .with_no_client_auth();
+            let cfg = crate::pin::pinned_client_config(&fp)?;
             let name = ServerName::try_from(self.host.trim_matches(['[', ']']).to_owned())
                 .map_err(|e| err(format!("server name: {e}")))?;
             let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
@@ -164,7 +160,7 @@ impl HttpClient {
 async fn roundtrip<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     req: &[u8],
-) -> Result<HttpResponse, BrokerError> {
+) -> Result<HttpResponse, AgentError> {
     s.write_all(req).await.map_err(err)?;
     s.flush().await.map_err(err)?;
     let mut buf = Vec::new();
@@ -188,7 +184,7 @@ async fn roundtrip<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Parses a whole HTTP/1.1 answer (content-length, chunked, or until close).
-pub fn parse_response(buf: &[u8]) -> Result<HttpResponse, BrokerError> {
+pub fn parse_response(buf: &[u8]) -> Result<HttpResponse, AgentError> {
     let split = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -222,7 +218,7 @@ pub fn parse_response(buf: &[u8]) -> Result<HttpResponse, BrokerError> {
     })
 }
 
-fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, BrokerError> {
+fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, AgentError> {
     let mut out = Vec::new();
     loop {
         let eol = raw
@@ -241,75 +237,6 @@ fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, BrokerError> {
         }
         out.extend_from_slice(&raw[..size]);
         raw = &raw[size + 2..];
-    }
-}
-
-/// Accepts exactly the certificate with the pinned SHA-256 fingerprint.
-#[derive(Debug)]
-struct PinnedCert {
-    fingerprint: String,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl PinnedCert {
-    fn new(fingerprint: String) -> Self {
-        Self {
-            fingerprint,
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
-        }
-    }
-}
-
-impl ServerCertVerifier for PinnedCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if crate::tls::fingerprint(end_entity) == self.fingerprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "server certificate fingerprint does not match the pinned one".into(),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
