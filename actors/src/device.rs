@@ -32,7 +32,8 @@ pub(crate) enum DeviceMsg {
     ConnectionClosed,
     /// Refresh the presence entry.
     RefreshPresence,
-    /// Test hook for supervision tests.
+    /// Test hook for supervision tests (feature `test-hooks`).
+    #[cfg(feature = "test-hooks")]
     InjectPanic,
 }
 
@@ -216,12 +217,14 @@ impl Actor for DeviceActor {
                     )
                     .await;
             }
+            #[cfg(feature = "test-hooks")]
             DeviceMsg::InjectPanic => inject_panic(),
         }
         Ok(())
     }
 }
 
+#[cfg(feature = "test-hooks")]
 #[allow(clippy::panic)] // The supervision tests need a real panic inside an actor.
 fn inject_panic() {
     panic!("injected device actor panic (test hook)");

@@ -10,8 +10,8 @@
 //! session actor exists: a refusal costs no actor (admission control), and is audited.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -39,7 +39,7 @@ use crate::ids::{dir_device, dir_session, dir_tenant, dir_user, new_session_id};
 use crate::metrics;
 use crate::presence::PresenceStore;
 use crate::rate_limit::TokenBucket;
-use crate::relay_registry::RelayRegistry;
+use crate::relay_registry::{RelayKill, RelayRegistry};
 use crate::session::{SessionActor, SessionArgs, SessionEvent, SessionMsg};
 use crate::supervisor::{Supervisor, SupervisorMsg};
 use crate::tenant::{TenantActor, TenantArgs, TenantHandle};
@@ -164,6 +164,18 @@ pub(crate) struct Shared {
     pub(crate) sessions: Mutex<HashMap<SessionId, SessionEntry>>,
     pub(crate) total_sessions: AtomicUsize,
     pub(crate) next_conn: AtomicU64,
+    /// Cuts relay pipes of sessions the broker ends (set once the relay is up).
+    pub(crate) relay_kill: OnceLock<Arc<dyn RelayKill>>,
+    /// Connected Guests (technicians), by connection number.
+    pub(crate) guests: Mutex<HashMap<u64, GuestConn>>,
+}
+
+/// A connected Guest in the table (closed when its account is disabled or removed).
+#[derive(Debug, Clone)]
+pub(crate) struct GuestConn {
+    pub(crate) tenant: TenantId,
+    pub(crate) user: UserId,
+    pub(crate) tx: mpsc::Sender<ControlMessage>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -220,6 +232,13 @@ impl Shared {
             session: session.map(dir_session),
         };
         self.audit.record(record).await;
+    }
+
+    /// Asks the relay to cut `session`'s pipes (no-op without a kill hook).
+    pub(crate) fn kill_at_relay(&self, relay: RelayId, session: SessionId, reason: ErrorCode) {
+        if let Some(k) = self.relay_kill.get() {
+            k.kill(relay, session, reason);
+        }
     }
 
     pub(crate) fn remove_session(&self, id: SessionId, actor: ActorId) -> Option<SessionEntry> {
@@ -291,6 +310,8 @@ impl Hub {
             sessions: Mutex::new(HashMap::new()),
             total_sessions: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
+            relay_kill: OnceLock::new(),
+            guests: Mutex::new(HashMap::new()),
         });
         let (supervisor, _) = Actor::spawn(None, Supervisor, Arc::clone(&shared))
             .await
@@ -312,6 +333,12 @@ impl Hub {
             }
         })
         .await;
+    }
+
+    /// Installs the hook that cuts relay pipes of sessions the broker ends (once; later calls
+    /// are ignored).
+    pub fn set_relay_kill(&self, kill: Arc<dyn RelayKill>) {
+        let _ = self.shared.relay_kill.set(kill);
     }
 
     /// Live actors per kind.
@@ -640,7 +667,9 @@ impl Hub {
     }
 
     #[doc(hidden)]
-    /// Test hook: makes the named actor panic (supervision tests). Not for production use.
+    #[cfg(feature = "test-hooks")]
+    /// Test hook: makes the named actor panic (supervision tests; feature `test-hooks`, which
+    /// only the crate's own dev-dependencies turn on).
     pub fn inject_panic_session(&self, session: SessionId) -> bool {
         let actor = self
             .shared
@@ -659,9 +688,73 @@ impl Hub {
     }
 
     #[doc(hidden)]
-    /// Test hook: makes a device actor panic (supervision tests). Not for production use.
+    #[cfg(feature = "test-hooks")]
+    /// Test hook: makes a device actor panic (supervision tests; feature `test-hooks`).
     pub fn inject_panic_device(&self, device: DeviceId) -> bool {
         self.shared.send_device(device, DeviceMsg::InjectPanic)
+    }
+}
+
+/// A Guest control connection registered with the hub; dropping it unregisters it.
+#[derive(Debug)]
+pub struct GuestRegistration {
+    shared: Arc<Shared>,
+    conn: u64,
+}
+
+impl Drop for GuestRegistration {
+    fn drop(&mut self) {
+        self.shared.guests.lock().remove(&self.conn);
+    }
+}
+
+impl Hub {
+    /// A Guest (technician) finished the control handshake: registers its writer so the
+    /// tenant actor can close it (`account_disabled`) when the account is disabled or
+    /// removed, and makes sure the tenant actor runs. Keep the registration for the
+    /// connection's lifetime.
+    pub async fn connect_guest(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        tx: mpsc::Sender<ControlMessage>,
+    ) -> Result<GuestRegistration, ActorError> {
+        self.tenant(tenant).await?;
+        let conn = self.shared.next_conn.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .guests
+            .lock()
+            .insert(conn, GuestConn { tenant, user, tx });
+        Ok(GuestRegistration {
+            shared: Arc::clone(&self.shared),
+            conn,
+        })
+    }
+
+    /// Guest control connections registered now.
+    pub fn guest_count(&self) -> usize {
+        self.shared.guests.lock().len()
+    }
+
+    /// The tenant's current compiled policy: the very snapshot session requests are
+    /// authorized against (starts the tenant actor on first use).
+    pub async fn policy(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Arc<crate::policy::CompiledPolicy>, ActorError> {
+        Ok(self.tenant(tenant).await?.policy())
+    }
+
+    /// Whether `device` holds a control connection: on this broker, or (shared presence) on
+    /// another one.
+    pub async fn device_online(&self, tenant: TenantId, device: DeviceId) -> bool {
+        let here = self
+            .shared
+            .devices
+            .lock()
+            .get(&device)
+            .is_some_and(|e| e.tenant == tenant);
+        here || self.shared.presence.lookup(tenant, device).await.is_some()
     }
 }
 

@@ -15,7 +15,8 @@
 //!
 //! - `hub`: [`Hub`], the broker's API (connect a Host, request a session, forward events,
 //!   OnDemand in `hub_ondemand`), and the shared tables.
-//! - `tenant`, `policy`, `ondemand`: the tenant actor, its policy cell, its OnDemand queue.
+//! - `tenant`, `policy`, `ondemand`: the tenant actor, its policy cell, its OnDemand queue;
+//!   `cutoff`: ending what a disabled or removed technician holds.
 //! - `device`: the device actor. `presence`: [`PresenceStore`] and its in-memory implementation;
 //!   `presence_redis`: [`RedisPresence`], TTL'd keys shared by several brokers.
 //! - `session`: the session actor and its state machine; [`SessionEvent`], [`RelayRecord`].
@@ -46,6 +47,7 @@
 pub mod audit;
 pub mod config;
 pub mod counts;
+mod cutoff;
 mod device;
 pub mod error;
 pub mod hub;
@@ -66,11 +68,13 @@ pub use audit::{AuditSink, DirectoryAudit};
 pub use config::ActorConfig;
 pub use counts::{ActorKind, CountSnapshot};
 pub use error::ActorError;
-pub use hub::{DeviceConnection, DeviceRef, GuestLink, Hub, HubDeps, SessionRequest};
+pub use hub::{
+    DeviceConnection, DeviceRef, GuestLink, GuestRegistration, Hub, HubDeps, SessionRequest,
+};
 pub use ondemand::{OnDemandAgent, QueueItem, QueueView};
 pub use presence::{InMemoryPresence, PresenceEntry, PresenceStore};
 pub use presence_redis::RedisPresence;
-pub use relay_registry::{InMemoryRelays, RelayChoice, RelayInfo, RelayRegistry};
+pub use relay_registry::{InMemoryRelays, RelayChoice, RelayInfo, RelayKill, RelayRegistry};
 pub use session::{RelayRecord, SessionEvent, SessionPhase};
 pub use switchboard_directory::rules::access::HostState;
 pub use tenant::TenantHandle;

@@ -35,6 +35,19 @@ pub struct RelayChoice {
     pub addr: String,
 }
 
+/// Cuts a session's pipes at its relay when the broker ends the session (cancel, admin
+/// terminate, forced end, failed session actor). The in-process relay implements it with a
+/// direct call; implementations must not block.
+pub trait RelayKill: Send + Sync + std::fmt::Debug {
+    /// Ends `session` at relay `relay` with `reason`.
+    fn kill(
+        &self,
+        relay: RelayId,
+        session: switchboard_codec::SessionId,
+        reason: switchboard_codec::ErrorCode,
+    );
+}
+
 /// Where sessions find relays.
 pub trait RelayRegistry: Send + Sync + std::fmt::Debug {
     /// Registers (or re-registers) a relay; it is live for `ttl` unless heartbeats follow.

@@ -16,8 +16,10 @@
 //! It carries control only; session bytes never reach it.
 
 use std::sync::Arc;
+
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -74,7 +76,18 @@ pub enum SessionEvent {
 #[derive(Debug)]
 pub(crate) enum SessionMsg {
     Event(SessionEvent),
-    Timeout { generation: u64 },
+    /// The broker ends the session (the technician's account was disabled or removed):
+    /// both sides are told `code`, the relay cuts the pipes; `done` hears when it is over.
+    ForceEnd {
+        code: ErrorCode,
+        why: String,
+        done: tokio::sync::oneshot::Sender<()>,
+    },
+    Timeout {
+        generation: u64,
+    },
+    /// Test hook for supervision tests (feature `test-hooks`).
+    #[cfg(feature = "test-hooks")]
     InjectPanic,
 }
 
@@ -131,6 +144,10 @@ pub(crate) struct SessionState {
     phase: SessionPhase,
     timer_gen: u64,
     timer: TaskGuard,
+    /// The relay reported the session's end (no kill needed).
+    relay_ended: bool,
+    /// When the request was accepted for evaluation (setup latency).
+    created: std::time::Instant,
     _watch: TaskGuard,
     _slot: TenantSlot,
     _live: LiveGuard,
@@ -232,6 +249,14 @@ impl SessionState {
         }
     }
 
+    /// Setup latency from the request to both sides bound (`ok`), or to the code that ended
+    /// the session before it became active.
+    fn record_setup(&self, outcome: &'static str) {
+        let elapsed = tokio::time::Instant::now().into_std() - self.created;
+        ::metrics::histogram!(metrics::SESSION_SETUP_SECONDS, "outcome" => outcome)
+            .record(elapsed.as_secs_f64());
+    }
+
     /// Ends the session: tells the sides that need telling, releases the relay, audits, and
     /// stops the actor.
     async fn end(
@@ -246,7 +271,12 @@ impl SessionState {
         }
         self.disarm();
         let relay = self.relay();
+        if !matches!(self.phase, SessionPhase::Active { .. }) {
+            self.record_setup(code.name());
+        }
         self.phase = SessionPhase::Ended;
+        // The relay's own record ended it: nothing to cut there.
+        let kill = (!self.relay_ended).then_some(code);
         for side in tell {
             let msg = ControlMessage::SessionCancel {
                 session_id: self.id,
@@ -262,6 +292,7 @@ impl SessionState {
             self.id,
             myself.get_id(),
             relay,
+            kill,
             self.spec.tenant,
             self.spec.ondemand,
         )
@@ -442,6 +473,7 @@ impl SessionState {
                     self.disarm();
                     self.phase = SessionPhase::Active { relay };
                     ::metrics::counter!(metrics::SESSIONS_ACTIVE_TOTAL).increment(1);
+                    self.record_setup("ok");
                     self.audit(
                         AuditKind::Session,
                         "session active: both sides bound".into(),
@@ -451,6 +483,7 @@ impl SessionState {
                 }
             }
             (SessionEvent::RelayRecord(rec), _) => {
+                self.relay_ended = true;
                 let what = format!(
                     "session ended: {}; {} bytes in {} ms",
                     rec.reason,
@@ -495,13 +528,15 @@ impl SessionState {
     }
 }
 
-/// Clears a session's traces: its table entry (if still this actor's), its relay slot, and
-/// its OnDemand key. Used by `end` and by the supervisor after a panic.
+/// Clears a session's traces: its table entry (if still this actor's), its relay slot (with
+/// `kill`, the relay is told to cut the session's pipes: the broker ended it, not the relay),
+/// and its OnDemand key. Used by `end` and by the supervisor after a panic.
 pub(crate) async fn finish(
     shared: &Shared,
     id: SessionId,
     actor: ractor::ActorId,
     relay: Option<RelayId>,
+    kill: Option<ErrorCode>,
     tenant: switchboard_codec::TenantId,
     ondemand: Option<switchboard_directory::model::OnDemandId>,
 ) {
@@ -511,6 +546,9 @@ pub(crate) async fn finish(
         && let Some(r) = relay
     {
         shared.relays.release(r);
+        if let Some(reason) = kill {
+            shared.kill_at_relay(r, id, reason);
+        }
     }
     if entry.is_some()
         && let Some(od) = ondemand
@@ -565,6 +603,8 @@ impl Actor for SessionActor {
             spec: a.spec,
             timer_gen: 0,
             timer: TaskGuard::default(),
+            relay_ended: false,
+            created: tokio::time::Instant::now().into_std(),
             _watch: watch,
             _slot: slot,
             _live: live,
@@ -642,6 +682,8 @@ impl Actor for SessionActor {
                 state.id,
                 myself.get_id(),
                 relay,
+                // Broker shutdown: the relay drains on its own; nothing to cut here.
+                None,
                 state.spec.tenant,
                 state.spec.ondemand,
             )
@@ -656,18 +698,41 @@ impl Actor for SessionActor {
         msg: Self::Msg,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
-        match msg.msg {
-            SessionMsg::Event(ev) => state.on_event(&myself, ev).await,
-            SessionMsg::Timeout { generation } if generation == state.timer_gen => {
-                state.on_timeout(&myself).await;
-            }
-            SessionMsg::Timeout { .. } => {}
-            SessionMsg::InjectPanic => inject_panic(),
-        }
+        let span =
+            tracing::info_span!("session", session_id = %state.id, tenant = %state.spec.tenant);
+        async { state.on_message(&myself, msg.msg).await }
+            .instrument(span)
+            .await;
         Ok(())
     }
 }
 
+impl SessionState {
+    /// One message, inside the session's span.
+    async fn on_message(&mut self, myself: &ActorRef<Envelope<SessionMsg>>, msg: SessionMsg) {
+        match msg {
+            SessionMsg::Event(ev) => self.on_event(myself, ev).await,
+            SessionMsg::ForceEnd { code, why, done } => {
+                self.end(
+                    myself,
+                    code,
+                    &[Side::Guest, Side::Host],
+                    format!("session ended by the broker: {why}"),
+                )
+                .await;
+                let _ = done.send(());
+            }
+            SessionMsg::Timeout { generation } if generation == self.timer_gen => {
+                self.on_timeout(myself).await;
+            }
+            SessionMsg::Timeout { .. } => {}
+            #[cfg(feature = "test-hooks")]
+            SessionMsg::InjectPanic => inject_panic(),
+        }
+    }
+}
+
+#[cfg(feature = "test-hooks")]
 #[allow(clippy::panic)] // The supervision tests need a real panic inside an actor.
 fn inject_panic() {
     panic!("injected session actor panic (test hook)");

@@ -105,7 +105,16 @@ async fn session_failed(shared: &Shared, sid: switchboard_codec::SessionId, e: S
     };
     try_send(&e.guest_tx, cancel.clone());
     shared.send_host(&e.host, cancel);
-    finish(shared, sid, e.actor_id, e.relay, e.tenant, e.ondemand).await;
+    finish(
+        shared,
+        sid,
+        e.actor_id,
+        e.relay,
+        Some(code),
+        e.tenant,
+        e.ondemand,
+    )
+    .await;
     ::metrics::counter!(metrics::SESSIONS_ENDED_TOTAL, "code" => code.name()).increment(1);
     shared
         .audit(

@@ -4,8 +4,13 @@
 //! the hub through [`TenantHandle`]), and the OnDemand queue (`crate::ondemand`).
 //!
 //! After each rebuild it closes connections of devices that are no longer enrolled (revoked
-//! packages cut connected devices off at once). It does not evaluate requests: readers take
-//! the `Arc<CompiledPolicy>` from the cell (see `crate::policy` for why).
+//! packages cut connected devices off at once), and ends what belongs to technicians whose
+//! membership is no longer active (disabled, removed): their sessions are ended for both sides
+//! (`account_disabled`, relay pipes cut) and their Guest control connections closed with
+//! `account_disabled`, each audited (`crate::cutoff`). The rebuild follows the directory's change notification
+//! after `rebuild_debounce` (100 ms by default), so this works whichever broker or admin CLI
+//! made the change. It does not evaluate requests: readers take the `Arc<CompiledPolicy>` from
+//! the cell (see `crate::policy` for why).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -334,9 +339,13 @@ async fn rebuild(state: &mut TenantState) {
                     }
                 })
                 .collect();
+            let gone = crate::cutoff::inactive_users(&shared, state.tenant, &policy).await;
             state.handle.policy.store(policy);
             for (d, code) in cut {
                 shared.send_device(d, DeviceMsg::Close(code));
+            }
+            for user in gone {
+                crate::cutoff::cut_user(&shared, state.tenant, user).await;
             }
         }
         Err(e) => {

@@ -51,7 +51,7 @@ pub struct BrokerConfig {
     pub relay: Option<toml::Table>,
 }
 
-/// Control-connection listeners (driven by the control-plane step, not yet wired).
+/// Control-connection listeners, their limits and the connection timers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControlConfig {
@@ -59,6 +59,22 @@ pub struct ControlConfig {
     pub listen: Vec<SocketAddr>,
     /// UDP (QUIC) addresses; several allowed, `[]` disables QUIC.
     pub quic_listen: Vec<SocketAddr>,
+    /// Control connections open at once, all addresses together.
+    pub max_connections: usize,
+    /// Control connections open at once from one IP address.
+    pub max_per_ip: usize,
+    /// Time a client has to finish the TLS handshake (`"10s"`).
+    pub tls_timeout: String,
+    /// Time the control handshake may take, hello to `Welcome` (`"10s"`).
+    pub auth_timeout: String,
+    /// Heartbeat interval announced to clients (`"15s"`).
+    pub heartbeat_interval: String,
+    /// A connection from which nothing arrives this long fails with `idle_timeout` (`"45s"`;
+    /// at least the heartbeat interval, three of them recommended).
+    pub idle_timeout: String,
+    /// Messages queued to one connection's writer at most (a client that does not read is
+    /// disconnected beyond it).
+    pub writer_queue: usize,
 }
 
 /// The admin HTTP API.
@@ -161,7 +177,61 @@ impl Default for ControlConfig {
         Self {
             listen: vec![any],
             quic_listen: vec![any],
+            max_connections: 50_000,
+            max_per_ip: 1_000,
+            tls_timeout: "10s".to_owned(),
+            auth_timeout: "10s".to_owned(),
+            heartbeat_interval: "15s".to_owned(),
+            idle_timeout: "45s".to_owned(),
+            writer_queue: 256,
         }
+    }
+}
+
+impl ControlConfig {
+    fn duration(&self, key: &str, value: &str) -> Result<Duration, BrokerError> {
+        parse_duration(value).map_err(|e| BrokerError::Config(format!("control.{key}: {e}")))
+    }
+
+    /// The codec's connection timers (frame size stays the codec default).
+    pub fn codec(&self) -> Result<switchboard_codec::ControlConfig, BrokerError> {
+        Ok(switchboard_codec::ControlConfig {
+            auth_timeout: self.duration("auth_timeout", &self.auth_timeout)?,
+            heartbeat_interval: self.duration("heartbeat_interval", &self.heartbeat_interval)?,
+            idle_timeout: self.duration("idle_timeout", &self.idle_timeout)?,
+            ..switchboard_codec::ControlConfig::default()
+        })
+    }
+
+    /// The listener limits.
+    pub fn limits(&self) -> Result<crate::control::ControlLimits, BrokerError> {
+        Ok(crate::control::ControlLimits {
+            max_connections: self.max_connections,
+            max_per_ip: self.max_per_ip,
+            tls_timeout: self.duration("tls_timeout", &self.tls_timeout)?,
+        })
+    }
+
+    fn validate(&self) -> Result<(), BrokerError> {
+        let bad = |m: &str| Err(BrokerError::Config(m.to_owned()));
+        if self.max_connections == 0 || self.max_per_ip == 0 || self.writer_queue == 0 {
+            return bad("control.max_connections, max_per_ip and writer_queue must be above 0");
+        }
+        if self.max_per_ip > self.max_connections {
+            return bad("control.max_per_ip must not exceed control.max_connections");
+        }
+        let c = self.codec()?;
+        let tls = self.duration("tls_timeout", &self.tls_timeout)?;
+        let second = Duration::from_secs(1);
+        if c.auth_timeout < second || tls < second {
+            return bad("control.auth_timeout and tls_timeout must be at least 1s");
+        }
+        if c.heartbeat_interval < second || c.idle_timeout < c.heartbeat_interval {
+            return bad(
+                "control.heartbeat_interval must be at least 1s and idle_timeout at least the heartbeat interval",
+            );
+        }
+        Ok(())
     }
 }
 
@@ -360,6 +430,7 @@ impl BrokerConfig {
         if self.control.listen.is_empty() {
             return bad("control.listen needs at least one address".into());
         }
+        self.control.validate()?;
         if self.admin.tls_cert.is_some() != self.admin.tls_key.is_some() {
             return bad("admin.tls_cert and admin.tls_key go together".into());
         }
@@ -458,6 +529,21 @@ impl BrokerConfig {
 
     /// A few lines for `--check-config`.
     pub fn summary(&self) -> String {
+        let c = &self.control;
+        let limits = format!(
+            "\n  control limits  {} connections, {} per IP, writer queue {}\n  control timers  tls {}, auth {}, heartbeat {}, idle {}",
+            c.max_connections,
+            c.max_per_ip,
+            c.writer_queue,
+            c.tls_timeout,
+            c.auth_timeout,
+            c.heartbeat_interval,
+            c.idle_timeout
+        );
+        self.summary_head() + &limits
+    }
+
+    fn summary_head(&self) -> String {
         format!(
             "config ok\n  data_dir        {}\n  directory       {}\n  control (tcp)   {:?}\n  control (quic)  {:?}\n  admin           {} ({})\n  token ttl       {}\n  ticket key ids  {} next {:?}\n  log format      {:?}\n  bootstrap       tenant {:?} owner {:?}\n  relay           {}",
             self.data_dir.display(),
@@ -552,6 +638,62 @@ mod tests {
         let mut c = BrokerConfig::default();
         c.bootstrap.password = Some("weak".into());
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn control_limits_and_timers_come_from_the_control_table() {
+        let c = BrokerConfig::from_toml_str(
+            "[control]\nmax_connections = 10\nmax_per_ip = 2\ntls_timeout = \"3s\"\nauth_timeout = \"4s\"\nheartbeat_interval = \"5s\"\nidle_timeout = \"20s\"\nwriter_queue = 8\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let l = c.control.limits().unwrap();
+        assert_eq!((l.max_connections, l.max_per_ip), (10, 2));
+        assert_eq!(l.tls_timeout, Duration::from_secs(3));
+        let k = c.control.codec().unwrap();
+        assert_eq!(k.auth_timeout, Duration::from_secs(4));
+        assert_eq!(k.heartbeat_interval, Duration::from_secs(5));
+        assert_eq!(k.idle_timeout, Duration::from_secs(20));
+        assert_eq!(c.control.writer_queue, 8);
+        let shown = c.summary();
+        assert!(
+            shown.contains("10 connections, 2 per IP, writer queue 8"),
+            "{shown}"
+        );
+        assert!(shown.contains("auth 4s"), "{shown}");
+        // Defaults match the listener's and the codec's own.
+        let d = BrokerConfig::default();
+        let dl = d.control.limits().unwrap();
+        let cl = crate::control::ControlLimits::default();
+        assert_eq!(
+            (dl.max_connections, dl.max_per_ip, dl.tls_timeout),
+            (cl.max_connections, cl.max_per_ip, cl.tls_timeout)
+        );
+        let dk = d.control.codec().unwrap();
+        let ck = switchboard_codec::ControlConfig::default();
+        assert_eq!(
+            (dk.auth_timeout, dk.heartbeat_interval, dk.idle_timeout),
+            (ck.auth_timeout, ck.heartbeat_interval, ck.idle_timeout)
+        );
+        assert_eq!(d.control.writer_queue, crate::control::node::WRITER_QUEUE);
+    }
+
+    #[test]
+    fn control_table_refuses_unknown_keys_and_bad_values() {
+        let e = BrokerConfig::from_toml_str("[control]\nmax_conections = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_conections"), "{e}");
+        for bad in [
+            "writer_queue = 0",
+            "max_per_ip = 0",
+            "idle_timeout = \"1s\"\nheartbeat_interval = \"5s\"",
+            "auth_timeout = \"soon\"",
+            "max_connections = 5\nmax_per_ip = 6",
+        ] {
+            let c = BrokerConfig::from_toml_str(&format!("[control]\n{bad}\n")).unwrap();
+            assert!(c.validate().is_err(), "{bad} should be refused");
+        }
     }
 
     #[test]

@@ -154,6 +154,9 @@ struct RelayArgs {
     /// Override `broker_keys` with `ID:HEX` (repeatable; two during a rotation).
     #[arg(long = "broker-key", value_parser = parse_broker_key)]
     broker_keys: Vec<BrokerKey>,
+    /// Log format: text or json.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
 }
 
 fn parse_broker_key(s: &str) -> Result<BrokerKey, String> {
@@ -173,6 +176,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(a) => {
             a.broker_config()?.log.format == switchboard_broker::config::LogFormat::Json
         }
+        Command::Relay(a) => a.log_format == "json",
         _ => false,
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -294,7 +298,28 @@ async fn run_relay(cfg: RelayConfig, sink: Option<Arc<dyn RecordSink>>) -> anyho
             }
         },
     };
-    let relay = RelayHandle::start(cfg, sink).await?;
+    let kill_url = match cfg.records.sink {
+        SinkKind::Redis => cfg.records.redis_url.clone(),
+        SinkKind::None => None,
+    };
+    let relay_id = cfg.relay();
+    let relay = Arc::new(RelayHandle::start(cfg, sink).await?);
+    // With Redis, brokers end sessions here through the relay's kill channel.
+    let _kills = match kill_url {
+        Some(url) => {
+            let r = Arc::clone(&relay);
+            Some(AbortOnDrop(
+                switchboard_broker::control::relay_kill_redis::subscribe_kills(
+                    &url,
+                    relay_id,
+                    move |sid, code| {
+                        r.kill_session(sid, code);
+                    },
+                )?,
+            ))
+        }
+        None => None,
+    };
     wait_signal().await?;
     tracing::info!("signal received: draining (send it again to stop at once)");
     relay.drain();
@@ -334,6 +359,8 @@ async fn serve(
     };
     let opts = switchboard_broker::control::NodeOptions {
         relay: overrides,
+        control: broker.control.codec()?,
+        limits: broker.control.limits()?,
         ..Default::default()
     };
     let node = switchboard_broker::control::Node::start(&broker, opts).await?;
@@ -390,4 +417,13 @@ async fn serve(
         r = wait_signal() => { r?; tracing::warn!("second signal: stopping now"); }
     }
     Ok(())
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

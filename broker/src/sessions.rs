@@ -7,8 +7,9 @@
 //! `terminate` cancels through the hub like a Guest's `SessionCancel` would. [`NoSessions`]
 //! (none at all) remains for tests of the admin API alone.
 //!
-//! Terminating tells both sides `SessionCancel`; a session already paired at the relay ends
-//! when its endpoints close (the relay has no kill switch the broker can reach yet).
+//! Terminating tells both sides `SessionCancel`, and the session actor's end tells the relay
+//! to cut the session's pipes (the in-process relay at once, through the hub's `RelayKill`
+//! hook).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +42,11 @@ pub trait SessionRegistry: Send + Sync + std::fmt::Debug {
     fn list(&self, tenant: TenantId) -> Vec<ActiveSession>;
     /// Ends a session of the tenant; `false` if the tenant has no such session.
     fn terminate(&self, tenant: TenantId, session: &str) -> bool;
+    /// The actor layer, when it runs in this process (live policy and presence for
+    /// "my devices"); `None` by default.
+    fn hub(&self) -> Option<Hub> {
+        None
+    }
 }
 
 /// No sessions at all (the admin API on its own, in tests).
@@ -149,6 +155,10 @@ impl HubSessions {
 }
 
 impl SessionRegistry for HubSessions {
+    fn hub(&self) -> Option<Hub> {
+        self.hub.get().cloned()
+    }
+
     fn list(&self, tenant: TenantId) -> Vec<ActiveSession> {
         self.prune();
         let mut out: Vec<ActiveSession> = self

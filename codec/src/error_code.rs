@@ -128,6 +128,8 @@ error_codes! {
     MfaRequired = 501, "mfa_required", "Multi-factor authentication is required.";
     /// The enrollment key or request was refused.
     EnrollmentRefused = 502, "enrollment_refused", "Enrollment was refused.";
+    /// The user's account was disabled or removed (a live connection is closed with it).
+    AccountDisabled = 503, "account_disabled", "The account has been disabled or removed.";
 
     /// No OnDemand key with these digits.
     OndemandKeyInvalid = 600, "ondemand_key_invalid", "The OnDemand key is not valid.";

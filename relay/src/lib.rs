@@ -14,6 +14,7 @@
 //! - `config`: the TOML configuration, defaults, validation.
 //! - `server`: [`RelayHandle`]: listeners, per-connection tasks, parked sides, sessions, drain.
 //! - `handshake`: IO around the codec's `RelayAcceptor` (read the bind, polite close).
+//! - `kill`: the broker's session kill switch (cut a session's pipes, refuse its later binds).
 //! - `waiting_room`: pairing decisions under one lock (caps, replay, duplicate side).
 //! - `nonce_cache`: bounded replay cache of ticket nonces.
 //! - `engine`: the forwarding engines (`splice`, `copy`, `uring`) and their shared types.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 mod handshake;
+mod kill;
 pub mod limiter;
 pub mod metrics;
 pub mod metrics_http;

@@ -8,6 +8,8 @@
 pub const SESSIONS_ACTIVE: &str = "switchboard_relay_sessions_active";
 /// Gauge: connections parked in the waiting room for their peer.
 pub const WAITING_ROOM_SIZE: &str = "switchboard_relay_waiting_room_size";
+/// Gauge: the waiting room's cap (`limits.waiting_total`), for "near cap" alerts.
+pub const WAITING_ROOM_CAPACITY: &str = "switchboard_relay_waiting_room_capacity";
 /// Counter: bind attempts by outcome (`paired`, `parked`, or an error code name).
 pub const BINDS_TOTAL: &str = "switchboard_relay_binds_total";
 /// Counter: bytes forwarded, by direction and engine.
@@ -44,3 +46,46 @@ pub const DURATION_BUCKETS: &[f64] = &[
 pub const SETUP_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
+
+/// Registers the HELP text of every relay metric with the installed recorder.
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(SESSIONS_ACTIVE, "Sessions currently forwarding bytes.");
+    describe_gauge!(
+        WAITING_ROOM_SIZE,
+        "Connections parked in the waiting room for their peer."
+    );
+    describe_gauge!(
+        WAITING_ROOM_CAPACITY,
+        "Most connections the waiting room holds (limits.waiting_total)."
+    );
+    describe_counter!(BINDS_TOTAL, "Relay bind attempts by outcome.");
+    describe_counter!(
+        BYTES_TOTAL,
+        Unit::Bytes,
+        "Bytes forwarded, by direction and engine."
+    );
+    describe_histogram!(
+        SESSION_DURATION_SECONDS,
+        Unit::Seconds,
+        "Session duration from Ready to close."
+    );
+    describe_histogram!(
+        SETUP_SECONDS,
+        Unit::Seconds,
+        "Time from accepting the completing side's connection to Ready."
+    );
+    describe_counter!(
+        SPLICE_FALLBACK_TOTAL,
+        "Sessions or directions that wanted splice but used copy."
+    );
+    describe_gauge!(BUILD_INFO, "Constant 1, labelled with the relay version.");
+    describe_counter!(
+        RECORDS_DROPPED_TOTAL,
+        "Session records dropped (sink queue full or sink failed)."
+    );
+    describe_counter!(
+        SESSIONS_CLOSED_TOTAL,
+        "Relay sessions ended, by close reason."
+    );
+}

@@ -14,6 +14,9 @@
 //!
 //! Drain: [`RelayHandle::drain`] refuses new binds and parked sides with `draining`, lets
 //! sessions run until `drain_deadline`, then cuts them (close reason `draining`).
+//!
+//! Kill: [`RelayHandle::kill_session`] (the broker ended the session) cuts one session's
+//! pipes at once, parked or paired, and refuses later binds of it (see `kill`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -41,6 +44,8 @@ use crate::limiter::{TenantLimiters, TokenBucket};
 use crate::metrics as m;
 use crate::record::{RecordSink, SessionRecord};
 use crate::waiting_room::{BindResult, Room, RoomLimits};
+
+use crate::kill::Kills;
 
 /// A connection that has bound with a valid ticket.
 #[derive(Debug)]
@@ -70,6 +75,8 @@ pub(crate) struct Inner {
     stop: CancellationToken,
     /// Signalled whenever a session ends or a parked side leaves.
     changed: Notify,
+    /// Per-session kill tokens and tombstones.
+    kills: Kills,
 }
 
 /// Handle to a running relay. Cheap to clone.
@@ -135,6 +142,7 @@ impl RelayHandle {
             deadline: CancellationToken::new(),
             stop: CancellationToken::new(),
             changed: Notify::new(),
+            kills: Kills::default(),
             cfg,
         });
         if inner.cfg.engine != crate::engine::effective_engine(inner.cfg.engine) {
@@ -164,6 +172,8 @@ impl RelayHandle {
             }
         }
         metrics::gauge!(m::BUILD_INFO, m::LABEL_VERSION => env!("CARGO_PKG_VERSION")).set(1.0);
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!(m::WAITING_ROOM_CAPACITY).set(inner.cfg.limits.waiting_total as f64);
         // Register the series so dashboards see zeros rather than gaps.
         metrics::gauge!(m::SESSIONS_ACTIVE).increment(0.0);
         metrics::gauge!(m::WAITING_ROOM_SIZE).increment(0.0);
@@ -247,6 +257,18 @@ impl RelayHandle {
         self.inner.stop.cancel();
     }
 
+    /// Ends `session` now because the broker ended it: a parked side is refused with
+    /// `reason`, a paired session's sockets are closed (both endpoints see EOF) and its record
+    /// carries `reason`; a later bind of the session is refused with `reason`. True when the
+    /// session was here (parked or paired).
+    pub fn kill_session(&self, session: SessionId, reason: ErrorCode) -> bool {
+        let found = self.inner.kills.kill(session, reason);
+        metrics::counter!(KILLS_TOTAL, m::LABEL_OUTCOME => if found { "cut" } else { "absent" })
+            .increment(1);
+        tracing::debug!(%session, reason = reason.name(), found, "session killed by the broker");
+        found
+    }
+
     /// Serves one connection accepted elsewhere (the QUIC listener): spawns its task.
     pub fn serve_transport(&self, transport: Transport, peer: SocketAddr) {
         tokio::spawn(serve_connection(
@@ -312,6 +334,10 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
     }
 }
 
+/// Sessions the broker asked this relay to kill, by whether they were here (`cut`) or not
+/// (`absent`: ended already, or not bound yet; later binds are refused).
+pub(crate) const KILLS_TOTAL: &str = "switchboard_relay_session_kills_total";
+
 fn count_bind(outcome: &'static str) {
     metrics::counter!(m::BINDS_TOTAL, m::LABEL_OUTCOME => outcome).increment(1);
 }
@@ -350,6 +376,11 @@ async fn serve_connection(
             .verifier
             .verify(&ticket_bytes, inner.cfg.relay(), side, now_ms)
             .map_err(|e| (e.code(), e.code().sentence()))
+            .and_then(|t| match inner.kills.reason(&t.session_id) {
+                // The broker ended this session already.
+                Some(code) => Err((code, code.sentence())),
+                None => Ok(t),
+            })
     };
     let ticket = match decision {
         Ok(t) => t,
@@ -402,10 +433,12 @@ enum LeaveWhy {
     Draining,
     Violation,
     Gone,
+    Killed,
 }
 
 async fn park(inner: Arc<Inner>, id: u64, mut rx: oneshot::Receiver<Arrival>, mut me: Arrival) {
     let session = me.ticket.session_id;
+    let killed = inner.kills.watch(session, &inner.deadline);
     let timeout = tokio::time::sleep(inner.cfg.limits.waiting_room_timeout);
     tokio::pin!(timeout);
     let mut buf = [0u8; HANDSHAKE_READ];
@@ -418,6 +451,7 @@ async fn park(inner: Arc<Inner>, id: u64, mut rx: oneshot::Receiver<Arrival>, mu
             },
             () = &mut timeout => break LeaveWhy::Timeout,
             () = inner.drain.cancelled() => break LeaveWhy::Draining,
+            () = killed.cancelled() => break LeaveWhy::Killed,
             r = handshake::read_some(&mut me.transport, &mut buf) => match r {
                 Ok(0) | Err(_) => break LeaveWhy::Gone,
                 Ok(n) => {
@@ -435,10 +469,13 @@ async fn park(inner: Arc<Inner>, id: u64, mut rx: oneshot::Receiver<Arrival>, mu
         if let Ok(peer) = rx.try_recv() {
             return Box::pin(run_session(inner, me, peer)).await;
         }
+        inner.kills.forget(&session);
         return;
     }
+    inner.kills.forget(&session);
     let code = match why {
         LeaveWhy::Gone => return,
+        LeaveWhy::Killed => inner.kills.reason(&session).unwrap_or(ErrorCode::Cancelled),
         LeaveWhy::Timeout => ErrorCode::WaitingRoomTimeout,
         LeaveWhy::Draining => ErrorCode::Draining,
         LeaveWhy::Violation => ErrorCode::ProtocolViolation,
@@ -485,6 +522,7 @@ async fn run_session(inner: Arc<Inner>, mine: Arrival, theirs: Arrival) {
             Box::pin(handshake::close(side.transport, &mut side.acceptor)).await;
         }
         inner.room.lock().end_session(&ticket.session_id);
+        inner.kills.forget(&ticket.session_id);
         inner.changed.notify_waiters();
         return;
     }
@@ -511,7 +549,8 @@ async fn run_session(inner: Arc<Inner>, mine: Arrival, theirs: Arrival) {
         a_leftover,
         b_leftover,
         limits,
-        shutdown: inner.deadline.child_token(),
+        // Cut at the drain deadline or when the broker kills the session.
+        shutdown: inner.kills.watch(ticket.session_id, &inner.deadline),
         counters,
         pipes: inner.pipes.clone(),
     };
@@ -542,10 +581,15 @@ async fn forward_and_record(
 ) {
     let outcome = forward_session(inner.cfg.engine, job).await;
     let duration = now.elapsed();
+    // A kill shows as the engine's shutdown (`draining`): report the broker's reason.
+    let reason = match inner.kills.reason(&session_id) {
+        Some(code) if outcome.reason == crate::engine::CloseReason::Draining => code.name(),
+        _ => outcome.reason.name(),
+    };
+    inner.kills.forget(&session_id);
     metrics::histogram!(m::SESSION_DURATION_SECONDS).record(duration.as_secs_f64());
-    metrics::counter!(m::SESSIONS_CLOSED_TOTAL, m::LABEL_REASON => outcome.reason.name())
-        .increment(1);
-    tracing::debug!(session = %session_id, reason = outcome.reason.name(),
+    metrics::counter!(m::SESSIONS_CLOSED_TOTAL, m::LABEL_REASON => reason).increment(1);
+    tracing::debug!(session = %session_id, reason,
         a_to_b = outcome.bytes_a_to_b, b_to_a = outcome.bytes_b_to_a, "session ended");
     inner.sink.submit(SessionRecord {
         session_id: session_id.to_string(),
@@ -554,7 +598,7 @@ async fn forward_and_record(
         bytes_host_to_guest: outcome.bytes_a_to_b,
         bytes_guest_to_host: outcome.bytes_b_to_a,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-        close_reason: outcome.reason.name().to_owned(),
+        close_reason: reason.to_owned(),
         engine: outcome.engine.name().to_owned(),
         splice_fallback: outcome.fell_back,
         started_at_unix_ms: started_ms,

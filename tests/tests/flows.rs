@@ -13,6 +13,12 @@
 //! over the wire to its one session through the relay (each side is told the other's Noise
 //! key, as in the main flow). The lock test checks that a Host reporting `HostState { locked }`
 //! skips the "Confirm Access Required" prompt, and gets it back once unlocked.
+//!
+//! The broker ending sessions: an administrator's terminate and a disabled or removed
+//! technician (`account_disabled`) cut both relay pipes (the relay kill switch) and, for the
+//! disabled user, close the Guest's control connection; confirm access accepted, denied and
+//! timed out over the wire; a package revoked through the admin API disconnects its Host and
+//! refuses its reconnect; "my devices" agrees with the session decision.
 
 mod support;
 
@@ -30,13 +36,13 @@ use switchboard_codec::{
     PermissionSet, SessionId, Side,
 };
 use switchboard_directory::model::SessionId as DirSessionId;
-use switchboard_directory::model::SystemRole;
+use switchboard_directory::model::{DisabledReason, SystemRole};
 use switchboard_directory::service::{AuditQuery, NewAssignment};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use support::client::{self, ControlClient, HostIdentity, Outcome, Transport};
-use support::{Backend, Server};
+use support::{Backend, Server, session};
 
 async fn enroll_host(
     s: &Server,
@@ -695,6 +701,409 @@ async fn reconnecting_hosts_replace_their_old_connections() -> anyhow::Result<()
     };
     match second[7].recv().await? {
         ControlMessage::SessionOffer { session_id, .. } => assert_eq!(session_id, sid),
+        other => anyhow::bail!("{other:?}"),
+    }
+    s.node.shutdown().await;
+    Ok(())
+}
+
+/// Bounds the relay has to close a killed session's pipes in (generous for a loaded CI
+/// machine; the kill itself is a direct call).
+const CUT_WITHIN: Duration = Duration::from_secs(5);
+
+/// An administrator terminates an active session through the admin API: both sides are told
+/// `cancelled`, and the in-process relay closes both pipes (EOF) at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_terminate_cuts_both_relay_pipes() -> anyhow::Result<()> {
+    let s = Server::start(Backend::Redb).await?;
+    let p = support::policy(&s).await?;
+    let (id, _) = enroll_host(&s, &p.servers_key, "srv-kill").await?;
+    let (mut host, _) = client::host(s.control, &s.cert_der, &id).await?;
+    let (mut guest, _) = client::guest(s.control, &s.cert_der, &s.login("tech").await?).await?;
+    let mut a = session::activate(&mut host, &mut guest, 1, id.device_id).await?;
+    assert_eq!(s.node.relay.active_sessions(), 1);
+
+    let admin = s.login("owner").await?;
+    let path = format!("/api/v1/sessions/{}", a.sid);
+    let r = s.http.request("DELETE", &path, Some(&admin), None).await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sid = a.sid;
+    let cancel = |m: &ControlMessage| match m {
+        ControlMessage::SessionCancel { session_id, code } if *session_id == sid => Some(*code),
+        _ => None,
+    };
+    assert_eq!(
+        session::recv_matching(&mut guest, 2, cancel).await?,
+        ErrorCode::Cancelled
+    );
+    assert_eq!(
+        session::recv_matching(&mut host, 2, cancel).await?,
+        ErrorCode::Cancelled
+    );
+    session::expect_closed(&mut a.host_pipe, CUT_WITHIN).await?;
+    session::expect_closed(&mut a.guest_pipe, CUT_WITHIN).await?;
+    tokio::time::timeout(CUT_WITHIN, s.node.relay.wait_idle()).await?;
+    // The control connections stay up: the Guest may ask again.
+    let b = session::activate(&mut host, &mut guest, 2, id.device_id).await?;
+    assert_ne!(b.sid, a.sid);
+    drop(b);
+    tokio::time::timeout(CUT_WITHIN, s.node.relay.wait_idle()).await?;
+    s.node.shutdown().await;
+    Ok(())
+}
+
+/// Disabling a technician mid-session straight in the directory (as another broker or the
+/// admin CLI would; this broker's token store is not touched): within the rebuild debounce
+/// after the directory's change notification, the session is cancelled for both sides with
+/// `account_disabled`, both relay pipes close, the Guest's control connection is closed with
+/// `account_disabled`, and the token still held opens no new one (`account_disabled`). Each
+/// forced end is audited.
+async fn disabled_user_is_cut_off(backend: Backend) -> anyhow::Result<()> {
+    let s = Server::start(backend).await?;
+    let p = support::policy(&s).await?;
+    let (id, _) = enroll_host(&s, &p.servers_key, "srv-disable").await?;
+    let (mut host, _) = client::host(s.control, &s.cert_der, &id).await?;
+    let token = s.login("tech").await?;
+    let (mut guest, _) = client::guest(s.control, &s.cert_der, &token).await?;
+    let mut a = session::activate(&mut host, &mut guest, 1, id.device_id).await?;
+    assert_eq!(s.node.hub.guest_count(), 1);
+
+    let started = tokio::time::Instant::now();
+    s.dir()
+        .set_member_disabled(s.tenant, &s.owner, p.tech, Some(DisabledReason::Manual))
+        .await?;
+    let sid = a.sid;
+    let host_code = session::recv_matching(&mut host, 2, |m| match m {
+        ControlMessage::SessionCancel { session_id, code } if *session_id == sid => Some(*code),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(host_code, ErrorCode::AccountDisabled);
+    session::expect_closed(&mut a.host_pipe, CUT_WITHIN).await?;
+    session::expect_closed(&mut a.guest_pipe, CUT_WITHIN).await?;
+    // The Guest hears the cancel, then the connection closes with the code.
+    let mut guest_cancel = None;
+    let mut closed = None;
+    for _ in 0..4 {
+        match guest.recv().await {
+            Ok(ControlMessage::SessionCancel { session_id, code }) if session_id == sid => {
+                guest_cancel = Some(code);
+            }
+            Ok(ControlMessage::Error { code, .. }) => {
+                closed = Some(code.name().to_owned());
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                closed = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    assert_eq!(guest_cancel, Some(ErrorCode::AccountDisabled));
+    let closed = closed.unwrap_or_default();
+    assert!(closed.contains("account_disabled"), "{closed}");
+    let took = started.elapsed();
+    println!("disable -> both sides cut in {took:?}");
+    assert!(took < CUT_WITHIN, "cut off after {took:?}");
+    assert_eq!(s.node.hub.guest_count(), 0);
+
+    // The token issued before the disable opens no control connection any more.
+    let (_c, o) = client::guest(s.control, &s.cert_der, &token).await?;
+    assert!(
+        matches!(o, Outcome::Closed(ErrorCode::AccountDisabled)),
+        "{o:?}"
+    );
+    // Both forced ends are in the audit log (written just after the cut).
+    let q = AuditQuery::range(Timestamp::UNIX_EPOCH, Timestamp::MAX);
+    let dir_sid = DirSessionId::from_bytes(sid.0);
+    let (mut session_end, mut conn_close) = (false, false);
+    for _ in 0..200 {
+        let recs = s.dir().query_audit(s.tenant, &q).await?;
+        session_end = recs
+            .iter()
+            .any(|r| r.session == Some(dir_sid) && r.what.contains("account was disabled"));
+        conn_close = recs
+            .iter()
+            .any(|r| r.what == "control connection closed: account disabled or removed");
+        if session_end && conn_close {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(session_end, "session end audited");
+    assert!(conn_close, "connection close audited");
+    drop(host);
+    s.node.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_user_is_cut_off_on_redb() -> anyhow::Result<()> {
+    Box::pin(disabled_user_is_cut_off(Backend::Redb)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_user_is_cut_off_on_redis() -> anyhow::Result<()> {
+    Box::pin(disabled_user_is_cut_off(Backend::Redis)).await
+}
+
+/// Removing the technician (not only disabling) ends the session and closes the connection
+/// the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_user_is_cut_off() -> anyhow::Result<()> {
+    let s = Server::start(Backend::Redb).await?;
+    let p = support::policy(&s).await?;
+    let (id, _) = enroll_host(&s, &p.servers_key, "srv-remove").await?;
+    let (mut host, _) = client::host(s.control, &s.cert_der, &id).await?;
+    let (mut guest, _) = client::guest(s.control, &s.cert_der, &s.login("tech").await?).await?;
+    let mut a = session::activate(&mut host, &mut guest, 1, id.device_id).await?;
+    let admin = s.login("owner").await?;
+    let r = s
+        .http
+        .request(
+            "DELETE",
+            &format!("/api/v1/users/{}", p.tech),
+            Some(&admin),
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sid = a.sid;
+    let code = session::recv_matching(&mut host, 2, |m| match m {
+        ControlMessage::SessionCancel { session_id, code } if *session_id == sid => Some(*code),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(code, ErrorCode::AccountDisabled);
+    session::expect_closed(&mut a.guest_pipe, CUT_WITHIN).await?;
+    let mut closed = String::new();
+    for _ in 0..4 {
+        match guest.recv().await {
+            Ok(ControlMessage::Error { code, .. }) => {
+                closed = code.name().to_owned();
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                closed = e.to_string();
+                break;
+            }
+        }
+    }
+    assert!(closed.contains("account_disabled"), "{closed}");
+    s.node.shutdown().await;
+    Ok(())
+}
+
+/// A node whose confirm timeout is short (the product default stays 60 s), with the Techs
+/// given the predefined "Confirm Access Required" role on the Servers.
+async fn confirm_node(timeout: Duration) -> anyhow::Result<(Server, HostIdentity)> {
+    let s = Server::start_opts(Backend::Redb, |o| o.confirm_timeout = Some(timeout)).await?;
+    let p = support::policy(&s).await?;
+    confirm_unless_locked(&s).await?;
+    let (id, _) = enroll_host(&s, &p.servers_key, "srv-confirm").await?;
+    Ok((s, id))
+}
+
+/// The Guest's request; the Host's offer (asserted to require confirmation).
+async fn confirm_offer(
+    host: &mut ControlClient,
+    guest: &mut ControlClient,
+    request_id: u64,
+    device: DeviceId,
+) -> anyhow::Result<SessionId> {
+    let sid = match request(guest, request_id, device).await? {
+        ControlMessage::SessionCreated {
+            session_id,
+            confirm_required,
+            ..
+        } => {
+            assert!(confirm_required, "the Guest is told confirmation is needed");
+            session_id
+        }
+        other => anyhow::bail!("session request: {other:?}"),
+    };
+    session::recv_matching(host, 2, |m| match m {
+        ControlMessage::SessionOffer {
+            session_id,
+            confirm_required,
+            ..
+        } if *session_id == sid => Some(*confirm_required),
+        _ => None,
+    })
+    .await?
+    .then_some(sid)
+    .ok_or_else(|| anyhow::anyhow!("the offer does not ask the Host to confirm"))
+}
+
+/// 002 (Predefined roles): "Confirm Access Required -- Requires that the local user at a
+/// remote device to confirm a session before it starts; except for when the computer is
+/// locked, or no one is logged in." Over the wire: the Host's `SessionAccept` lets the
+/// session proceed to the relay, `SessionReject{confirm_denied}` reaches the Guest as
+/// `confirm_denied`, and no answer ends it with `confirm_timeout` for both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirm_access_accept_deny_and_timeout() -> anyhow::Result<()> {
+    let timeout = Duration::from_millis(800);
+    let (s, id) = confirm_node(timeout).await?;
+    let (mut host, _) = client::host(s.control, &s.cert_der, &id).await?;
+    let (mut guest, _) = client::guest(s.control, &s.cert_der, &s.login("tech").await?).await?;
+
+    // Accepted: the session proceeds (both sides get their relay assignment).
+    let sid = confirm_offer(&mut host, &mut guest, 1, id.device_id).await?;
+    host.send(ControlMessage::SessionAccept { session_id: sid })
+        .await?;
+    assignment(host.recv().await?, sid)?;
+    assignment(guest.recv().await?, sid)?;
+    guest
+        .send(ControlMessage::SessionCancel {
+            session_id: sid,
+            code: ErrorCode::Cancelled,
+        })
+        .await?;
+    session::recv_matching(&mut host, 2, |m| match m {
+        ControlMessage::SessionCancel { session_id, .. } if *session_id == sid => Some(()),
+        _ => None,
+    })
+    .await?;
+
+    // Denied by the local user: the Guest hears `confirm_denied`.
+    let sid = confirm_offer(&mut host, &mut guest, 2, id.device_id).await?;
+    host.send(ControlMessage::SessionReject {
+        session_id: sid,
+        code: ErrorCode::ConfirmDenied,
+        message: "the user said no".into(),
+    })
+    .await?;
+    let denied = session::recv_matching(&mut guest, 2, |m| match m {
+        ControlMessage::SessionReject {
+            session_id, code, ..
+        } if *session_id == sid => Some(*code),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(denied, ErrorCode::ConfirmDenied);
+
+    // Nobody answers: after the confirm timeout both sides are told `confirm_timeout`.
+    let started = tokio::time::Instant::now();
+    let sid = confirm_offer(&mut host, &mut guest, 3, id.device_id).await?;
+    let cancel = |m: &ControlMessage| match m {
+        ControlMessage::SessionCancel { session_id, code } if *session_id == sid => Some(*code),
+        _ => None,
+    };
+    assert_eq!(
+        session::recv_matching(&mut guest, 2, cancel).await?,
+        ErrorCode::ConfirmTimeout
+    );
+    assert_eq!(
+        session::recv_matching(&mut host, 2, cancel).await?,
+        ErrorCode::ConfirmTimeout
+    );
+    assert!(
+        started.elapsed() >= timeout,
+        "not before the timeout: {:?}",
+        started.elapsed()
+    );
+    s.node.shutdown().await;
+    Ok(())
+}
+
+/// 002/004: revoking a deployment package cuts off every device enrolled through it, here
+/// through the admin API while the Host is connected: its control connection is closed with
+/// `device_revoked`, and reconnecting is refused with `device_revoked`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn package_revoke_over_the_admin_api_disconnects_the_host() -> anyhow::Result<()> {
+    let s = Server::start(Backend::Redb).await?;
+    let p = support::policy(&s).await?;
+    let (id, _) = enroll_host(&s, &p.servers_key, "srv-revoke").await?;
+    let (mut host, o) = client::host(s.control, &s.cert_der, &id).await?;
+    assert!(matches!(o, Outcome::Established), "{o:?}");
+    let admin = s.login("owner").await?;
+    let r = s
+        .http
+        .request(
+            "POST",
+            &format!("/api/v1/packages/{}/revoke", p.servers_package),
+            Some(&admin),
+            Some(&serde_json::json!({"confirm": "revoke"})),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut closed = String::new();
+    for _ in 0..4 {
+        match host.recv().await {
+            Ok(ControlMessage::Error { code, .. }) => {
+                closed = code.name().to_owned();
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                closed = e.to_string();
+                break;
+            }
+        }
+    }
+    assert!(closed.contains("device_revoked"), "{closed}");
+    let (_c, o) = client::host(s.control, &s.cert_der, &id).await?;
+    assert!(
+        matches!(o, Outcome::Closed(ErrorCode::DeviceRevoked)),
+        "reconnect: {o:?}"
+    );
+    s.node.shutdown().await;
+    Ok(())
+}
+
+/// "My devices" over the running node: the technician sees the device their role reaches,
+/// online while its Host is connected, with the permissions a session would be granted; a
+/// user without an assignment sees none, and is refused a session on it (the list and the
+/// decision agree).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_devices_match_the_session_decision() -> anyhow::Result<()> {
+    let s = Server::start(Backend::Redb).await?;
+    let p = support::policy(&s).await?;
+    let (id, _) = enroll_host(&s, &p.servers_key, "srv-mine").await?;
+    let tech = s.login("tech").await?;
+    let list = |token: String| {
+        let http = &s.http;
+        async move {
+            let r = http
+                .request("GET", "/api/v1/me/devices", Some(&token), None)
+                .await?;
+            anyhow::ensure!(r.status == 200, "{} {}", r.status, r.body);
+            Ok::<_, anyhow::Error>(r.json()["devices"].clone())
+        }
+    };
+    let d = list(tech.clone()).await?;
+    assert_eq!(d.as_array().map(Vec::len), Some(1), "{d}");
+    assert_eq!(d[0]["id"], id.device_id.to_string(), "{d}");
+    assert_eq!(d[0]["name"], "srv-mine");
+    assert_eq!(d[0]["online"], false);
+    assert_eq!(d[0]["state"], "enrolled");
+    assert_eq!(d[0]["groups"], serde_json::json!(["Servers"]));
+    let perms: Vec<&str> = d[0]["permissions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    assert!(perms.contains(&"remote_session"), "{perms:?}");
+
+    let (mut host, _) = client::host(s.control, &s.cert_der, &id).await?;
+    let d = list(tech.clone()).await?;
+    assert_eq!(d[0]["online"], true, "{d}");
+    let (mut guest, _) = client::guest(s.control, &s.cert_der, &tech).await?;
+    match request(&mut guest, 1, id.device_id).await? {
+        ControlMessage::SessionCreated { granted, .. } => {
+            let names: Vec<&str> = granted.iter().map(|p| p.name()).collect();
+            assert_eq!(names, perms, "the list shows what the session grants");
+        }
+        other => anyhow::bail!("{other:?}"),
+    }
+    let _ = host.recv().await?;
+
+    let nobody = s.login("nobody").await?;
+    assert_eq!(list(nobody.clone()).await?, serde_json::json!([]));
+    let (mut g2, _) = client::guest(s.control, &s.cert_der, &nobody).await?;
+    match request(&mut g2, 1, id.device_id).await? {
+        ControlMessage::SessionDenied { code, .. } => assert_eq!(code, ErrorCode::NotPermitted),
         other => anyhow::bail!("{other:?}"),
     }
     s.node.shutdown().await;

@@ -3,7 +3,7 @@
 //! Layout: `state` (shared state), `error` (the error answer and the one `DirectoryError`
 //! mapping, JSON/query extractors), `caller` (bearer-token authentication), `routes` (the
 //! route table the OpenAPI document is generated from), `views` (user view without secrets),
-//! and one file per resource family: `login`, `me`, `tenant`, `users`, `groups`, `roles`,
+//! and one file per resource family: `login`, `me`, `my_devices`, `tenant`, `users`, `groups`, `roles`,
 //! `assignments`, `packages`, `devices`, `ondemand`, `check`, `sessions`, `audit`.
 //!
 //! Every route except login, the OpenAPI document, health and metrics needs a bearer token;
@@ -20,6 +20,7 @@ pub mod error;
 pub mod groups;
 pub mod login;
 pub mod me;
+pub mod my_devices;
 pub mod ondemand;
 pub mod packages;
 pub mod roles;
@@ -70,7 +71,7 @@ async fn metrics_text(State(state): State<Arc<AdminState>>) -> Response {
     match &state.prometheus {
         Some(h) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            h.render(),
+            crate::metrics::render(h),
         )
             .into_response(),
         None => ApiError::new(
@@ -106,6 +107,11 @@ pub fn table() -> Api {
         .public("get", "/api/v1/health", "Liveness", health)
         .public("get", "/metrics", "Prometheus metrics", metrics_text)
         .get("/api/v1/me", "The caller and their tenant", me::me)
+        .get(
+            "/api/v1/me/devices",
+            "My devices: where the caller may open a session now",
+            my_devices::list,
+        )
         .post("/api/v1/me/totp", "Start TOTP enrolment", me::totp_enrol)
         .post(
             "/api/v1/me/totp/confirm",

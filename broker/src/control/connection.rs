@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use switchboard_actors::{DeviceConnection, DeviceRef, HostState};
+use switchboard_actors::{DeviceConnection, DeviceRef, GuestRegistration, HostState};
 use switchboard_codec::{
     ControlAcceptor, ControlAcceptorEvent, ControlMessage, ControlPeer, DeviceId, ErrorCode,
     TenantId,
@@ -50,6 +50,8 @@ enum Role {
     Guest {
         guest: Guest,
         tx: mpsc::Sender<ControlMessage>,
+        /// Lets the hub close the connection when the account is disabled or removed.
+        _registration: GuestRegistration,
     },
     Agent(AgentSessions),
 }
@@ -267,7 +269,25 @@ async fn establish(
                 }
             }
         }
-        (ControlPeer::Guest, _, Some(guest)) => Some(Role::Guest { guest, tx }),
+        (ControlPeer::Guest, _, Some(guest)) => {
+            match ctx
+                .hub
+                .connect_guest(guest.tenant, guest.user, tx.clone())
+                .await
+            {
+                Ok(registration) => Some(Role::Guest {
+                    guest,
+                    tx,
+                    _registration: registration,
+                }),
+                Err(e) => {
+                    let code = e.code();
+                    acc.close(code, code.sentence());
+                    flush(acc, wtx);
+                    None
+                }
+            }
+        }
         (ControlPeer::OnDemand { .. }, _, _) => Some(Role::Agent(AgentSessions::default())),
         _ => {
             let code = ErrorCode::Internal;
@@ -358,7 +378,7 @@ async fn established<R: AsyncRead + Unpin>(
 async fn dispatch(ctx: &ControlContext, role: &Role, m: ControlMessage) {
     match role {
         Role::Host { device, .. } => host::on_host_message(&ctx.hub, *device, m),
-        Role::Guest { guest, tx } => guest::on_guest_message(ctx, guest, tx, m).await,
+        Role::Guest { guest, tx, .. } => guest::on_guest_message(ctx, guest, tx, m).await,
         Role::Agent(s) => s.on_agent_message(&ctx.hub, m),
     }
 }

@@ -24,11 +24,20 @@ pub(crate) struct Guest {
     pub(crate) display_name: String,
 }
 
-/// Checks an access token; the technician it belongs to, or the refusal code.
+/// Checks an access token; the technician it belongs to, or the refusal code
+/// (`account_disabled` when the membership is disabled or gone: a token issued before that
+/// no longer opens a control connection).
 pub(crate) async fn check_token(admin: &AdminState, token: &str) -> Result<Guest, ErrorCode> {
     let owner = admin.tokens.get(token).ok_or(ErrorCode::AuthFailed)?;
     if owner.enrol_only {
         return Err(ErrorCode::AuthFailed);
+    }
+    match admin.dir.membership(owner.tenant, owner.user).await {
+        Ok(m) if m.state.is_active() => {}
+        Ok(_) | Err(switchboard_directory::DirectoryError::UnknownId { .. }) => {
+            return Err(ErrorCode::AccountDisabled);
+        }
+        Err(_) => return Err(ErrorCode::Internal),
     }
     let display_name = match admin.dir.user(owner.user).await {
         Ok(u) => {

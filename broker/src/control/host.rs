@@ -70,7 +70,23 @@ pub(crate) async fn enroll(
             noise_x25519: req.device_static_key,
         },
     };
-    match dir.enroll_device(&req.enrollment_key, info).await {
+    let result = enroll_with(dir, &req.enrollment_key, info).await;
+    let outcome = match &result {
+        Ok(r) if r.state == EnrollState::Enrolled => "enrolled",
+        Ok(_) => "pending",
+        Err(code) => code.name(),
+    };
+    metrics::counter!(crate::metrics::ENROLLMENTS_TOTAL, crate::metrics::LABEL_OUTCOME => outcome)
+        .increment(1);
+    result
+}
+
+async fn enroll_with(
+    dir: &Directory,
+    key: &str,
+    info: Enrollment,
+) -> Result<EnrollResponse, ErrorCode> {
+    match dir.enroll_device(key, info).await {
         Ok(d) => Ok(EnrollResponse {
             device_id: wire_device(d.id),
             credential: credential_for(TenantId(*d.tenant.as_bytes())),

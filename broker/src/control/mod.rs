@@ -13,7 +13,9 @@
 //! - `host`: device lookup, enrollment and a Host's messages after the handshake;
 //! - `guest`: access-token check and a Guest's messages (session requests, cancels, OnDemand);
 //! - `ondemand`: an OnDemand agent's join and messages;
-//! - `relay_link`: the in-process relay's registration, heartbeat and session records;
+//! - `relay_link`: the in-process relay's registration, heartbeat and session records, and
+//!   the kill hook that cuts a session's pipes there when the broker ends it;
+//! - `relay_kill_redis`: the same kill over Redis pub/sub, for a relay running apart;
 //! - `node`: starting all of it (`switchboard serve`).
 //!
 //! Not here: the admin API (`crate::api`).
@@ -25,6 +27,7 @@ pub mod listener;
 pub mod node;
 mod ondemand;
 pub mod quic;
+pub mod relay_kill_redis;
 pub mod relay_link;
 
 use std::sync::Arc;

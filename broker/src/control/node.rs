@@ -29,7 +29,8 @@ use crate::error::BrokerError;
 use crate::sessions::HubSessions;
 use crate::tls::load_or_create_ticket_key;
 
-/// Messages queued to one control connection's writer at most.
+/// Messages queued to one control connection's writer at most (the default of
+/// `control.writer_queue`).
 pub const WRITER_QUEUE: usize = 256;
 /// Relay region name of the in-process relay.
 pub const LOCAL_REGION: &str = "local";
@@ -60,10 +61,15 @@ pub struct RelayOverrides {
 pub struct NodeOptions {
     /// The relay flags of `switchboard serve`.
     pub relay: RelayOverrides,
-    /// Control-connection limits and timers (handshake and idle timeouts, frame size).
+    /// Control-connection limits and timers (handshake and idle timeouts, frame size);
+    /// `switchboard serve` takes them from the `[control]` table (`ControlConfig::codec`).
     pub control: ControlConfig,
-    /// Control listener limits (connections, per IP, TLS handshake time).
+    /// Control listener limits (connections, per IP, TLS handshake time); `switchboard serve`
+    /// takes them from the `[control]` table (`ControlConfig::limits`).
     pub limits: ControlLimits,
+    /// How long the Host's local user has to confirm a session (`None`: the product default,
+    /// 60 s, 002/004 §5.5). Tests shorten it.
+    pub confirm_timeout: Option<Duration>,
 }
 
 /// A running node. Drop or [`Node::shutdown`] it.
@@ -96,7 +102,10 @@ impl Node {
         let sessions = Arc::new(HubSessions::new());
         let started = start(cfg, sessions.clone()).await?;
         let signer = load_or_create_ticket_key(&cfg.data_dir, cfg.tickets.key_id)?;
-        let actor_cfg = ActorConfig::default();
+        let mut actor_cfg = ActorConfig::default();
+        if let Some(t) = opts.confirm_timeout {
+            actor_cfg.confirm_timeout = t;
+        }
         let presence: Arc<dyn PresenceStore> = match cfg.directory_location()? {
             DirectoryLocation::Redis(url) => Arc::new(
                 RedisPresence::connect(
@@ -141,6 +150,9 @@ impl Node {
                 "the in-process relay needs a TCP listen address".into(),
             ));
         };
+        hub.set_relay_kill(Arc::new(relay_link::InProcessKill::new(Arc::clone(
+            &relay_handle,
+        ))));
         let relay_addr = relay_link::advertised_addr(bound, relay.advertise.as_deref());
         let heartbeat =
             relay_link::register(relays, &relay_handle, relay_addr.clone(), LOCAL_REGION);
@@ -150,7 +162,7 @@ impl Node {
             admin: started.state.clone(),
             sessions: sessions.clone(),
             codec: opts.control,
-            writer_queue: WRITER_QUEUE,
+            writer_queue: cfg.control.writer_queue,
         });
         let control = ControlListener::bind(
             &cfg.control.listen,

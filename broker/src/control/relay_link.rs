@@ -8,13 +8,17 @@
 //! duration and close reason into the audit log. A record also reports both binds first (a
 //! relay only writes records for pairs that reached `Ready`; in the active phase the repeat is
 //! ignored), so a sink that missed `paired` still ends the session cleanly.
+//!
+//! The other way, [`InProcessKill`] is the hub's `RelayKill` hook: a session the broker ends
+//! (cancel, admin terminate, disabled account, failed session actor) is cut at the
+//! in-process relay by a direct call.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_actors::{Hub, RelayInfo, RelayRecord, RelayRegistry, SessionEvent};
-use switchboard_codec::{ErrorCode, SessionId, Side};
+use switchboard_actors::{Hub, RelayInfo, RelayKill, RelayRecord, RelayRegistry, SessionEvent};
+use switchboard_codec::{ErrorCode, RelayId, SessionId, Side};
 use switchboard_relay::RelayHandle;
 use switchboard_relay::record::{RecordSink, SessionRecord};
 use tokio::task::JoinHandle;
@@ -81,6 +85,29 @@ impl RecordSink for HubRecordSink {
             tracing::debug!(session = %sid, "relay record for a session no longer live here");
         }
         self.sessions.forget(sid);
+    }
+}
+
+/// Cuts sessions at the in-process relay when the hub ends them.
+#[derive(Debug, Clone)]
+pub struct InProcessKill {
+    relay: Arc<RelayHandle>,
+}
+
+impl InProcessKill {
+    /// The hook for `relay`.
+    pub fn new(relay: Arc<RelayHandle>) -> Self {
+        Self { relay }
+    }
+}
+
+impl RelayKill for InProcessKill {
+    fn kill(&self, relay: RelayId, session: SessionId, reason: ErrorCode) {
+        if relay == self.relay.config().relay() {
+            self.relay.kill_session(session, reason);
+        } else {
+            tracing::warn!(%session, relay = relay.0, "session on a relay this broker cannot reach; not cut");
+        }
     }
 }
 

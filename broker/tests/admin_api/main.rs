@@ -149,5 +149,6 @@ macro_rules! both {
 mod cli;
 mod isolation;
 mod login;
+mod my_devices;
 mod openapi;
 mod resources;

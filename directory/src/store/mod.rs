@@ -13,11 +13,15 @@
 //! holds it as `Arc<dyn KvStore>`. Every commit also publishes a [`StoreEvent`] so that holders
 //! of compiled per-tenant snapshots refresh them only when their tenant changed.
 //!
+//! [`open`] wraps the backend in [`timed::Timed`], which reports each call's latency and
+//! outcome to an observer the broker installs (its metrics); this crate records no metric itself.
+//!
 //! No access rule lives here: this module stores bytes; `service` decides what they mean.
 
 mod batch;
 pub mod redb;
 pub mod redis;
+pub mod timed;
 
 use std::fmt;
 use std::future::Future;
@@ -200,7 +204,8 @@ pub enum StoreConfig {
     Redis(redis::RedisConfig),
 }
 
-/// Opens the configured backend (the redb file is opened in the blocking pool).
+/// Opens the configured backend (the redb file is opened in the blocking pool), wrapped in
+/// [`timed::Timed`] so that every call's latency reaches the process's observer.
 pub async fn open(config: StoreConfig) -> Result<SharedStore, DirectoryError> {
     match config {
         StoreConfig::Redb { path } => {
@@ -210,9 +215,11 @@ pub async fn open(config: StoreConfig) -> Result<SharedStore, DirectoryError> {
                     backend: "redb",
                     detail: e.to_string(),
                 })??;
-            Ok(Arc::new(store))
+            Ok(Arc::new(timed::Timed::new(store)))
         }
-        StoreConfig::Redis(cfg) => Ok(Arc::new(redis::RedisStore::connect(cfg).await?)),
+        StoreConfig::Redis(cfg) => Ok(Arc::new(timed::Timed::new(
+            redis::RedisStore::connect(cfg).await?,
+        ))),
     }
 }
 

@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod client;
+pub mod session;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -56,6 +57,19 @@ impl Server {
         control: ControlConfig,
         limits: ControlLimits,
     ) -> anyhow::Result<Self> {
+        Self::start_opts(backend, |o| {
+            o.control = control;
+            o.limits = limits;
+        })
+        .await
+    }
+
+    /// A node whose start options (`NodeOptions`: control timers and limits, confirm timeout)
+    /// `edit` adjusts; the relay listens on loopback port 0 without QUIC.
+    pub async fn start_opts(
+        backend: Backend,
+        edit: impl FnOnce(&mut NodeOptions),
+    ) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let data = tempfile::tempdir()?;
         let redis = match backend {
@@ -83,11 +97,11 @@ impl Server {
             no_quic: true,
             ..RelayOverrides::default()
         };
-        let opts = NodeOptions {
+        let mut opts = NodeOptions {
             relay,
-            control,
-            limits,
+            ..NodeOptions::default()
         };
+        edit(&mut opts);
         let node = Node::start(&cfg, opts).await?;
         let boot = node
             .started
@@ -159,6 +173,8 @@ pub struct Policy {
     pub servers_package: PackageId,
     /// Enrolls into "Servers" as Pending.
     pub pending_key: String,
+    /// The user `tech`.
+    pub tech: switchboard_directory::model::UserId,
 }
 
 fn new_user(name: &str) -> NewUser {
@@ -269,5 +285,6 @@ pub async fn policy(s: &Server) -> anyhow::Result<Policy> {
         servers_key,
         servers_package: servers_package.id,
         pending_key,
+        tech: tech.id,
     })
 }
