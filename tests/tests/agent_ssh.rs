@@ -3,13 +3,15 @@
 //! A `switchboard serve` child, a Host agent enrolled through a package and allowed to reach
 //! a throwaway sshd, a Guest agent logged in as a user whose role grants `Tunnel`, with a
 //! local tunnel port; `ssh` runs a command through it and `scp` copies 50 MiB of random bytes
-//! whose SHA-256 must come out the same on the far side.
+//! whose SHA-256 must come out the same on the far side. Before that, `guest devices` must list
+//! the host as online with the tunnel permission.
 
 mod agent_support;
 
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use switchboard_tests::agent_proc::AgentProcess;
 use switchboard_tests::free_tcp_port;
 use switchboard_tests::sshd::Sshd;
 use tokio::io::AsyncWriteExt;
@@ -46,6 +48,27 @@ async fn ssh_command_and_50_mib_scp_through_a_tunnel() -> anyhow::Result<()> {
     let target = format!("127.0.0.1:{}", sshd.port);
     let host = w.host(std::slice::from_ref(&target), &[]).await?;
     let guest_state = w.login("tech").await?;
+
+    // "My devices": the enrolled host is listed, online, with the tunnel permission.
+    let r = AgentProcess::run(
+        "guest-devices",
+        guest_state.path(),
+        &["guest", "devices"],
+        None,
+        agent_support::WAIT,
+    )
+    .await?;
+    assert_eq!(r.code, Some(0), "guest devices: {r:?}");
+    let line = r
+        .output
+        .lines()
+        .find(|l| l.starts_with(host.device.as_str()))
+        .ok_or_else(|| anyhow::anyhow!("host {} not listed: {}", host.device, r.output))?;
+    assert!(
+        line.contains(" online ") && line.contains("tunnel"),
+        "{line}"
+    );
+
     let local = free_tcp_port()?;
     let _guest = w
         .connect(&guest_state, &host.device, &[(local, target.clone())])
