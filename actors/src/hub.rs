@@ -526,9 +526,20 @@ impl Hub {
         {
             return Err(ActorError::Refused(ErrorCode::QuotaExceeded));
         }
-        let policy = h.policy.load();
-        let snap = &policy.snapshot;
         let (user, device) = (dir_user(req.guest.user), dir_device(req.device));
+        let mut policy = h.policy.load();
+        if policy.snapshot.device_state(&device).is_none() {
+            // The snapshot's rebuild is debounced, so it may predate this device's enrollment:
+            // ask the directory, and compile a fresh policy only when the device exists there
+            // (an unknown id costs one read; requests are rate-limited above).
+            self.device_state(req.tenant, req.device).await?;
+            h.policy.store(
+                crate::policy::CompiledPolicy::load(&self.shared.directory, dir_tenant(req.tenant))
+                    .await?,
+            );
+            policy = h.policy.load();
+        }
+        let snap = &policy.snapshot;
         match snap.device_state(&device) {
             None => return Err(ActorError::Refused(ErrorCode::DeviceUnknown)),
             Some(EnrollmentState::Pending) => {

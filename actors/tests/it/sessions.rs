@@ -432,3 +432,53 @@ async fn login_rate_limit_per_tenant() {
     );
     w.hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_enrolled_after_the_last_snapshot_is_found() {
+    // The tenant's policy rebuild is debounced; with a long debounce the snapshot cannot have
+    // caught up when the request arrives, so the request must consult the directory.
+    let w = World::redb_with(switchboard_actors::ActorConfig {
+        rebuild_debounce: Duration::from_secs(60),
+        ..crate::support::config()
+    })
+    .await;
+    assert!(matches!(
+        refused(&w, w.dave, w.server).await,
+        ErrorCode::NotPermitted
+    ));
+    let t = w.dir_tenant();
+    let servers = w
+        .dir
+        .device(t, switchboard_actors::ids::dir_device(w.server))
+        .await
+        .unwrap()
+        .groups;
+    let (_, key) = w
+        .dir
+        .create_package(
+            t,
+            &w.owner,
+            switchboard_directory::service::NewPackage {
+                name: "late".into(),
+                enabled: true,
+                target_group: servers.into_iter().next(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut e = crate::support::enrollment("late-1");
+    e.keys.noise_x25519 = [9; 32];
+    let late = w.dir.enroll_device(&key, e).await.unwrap();
+    let late = switchboard_actors::ids::wire_device(late.id);
+    let (_h, _hrx) = w.connect(late, HostState::default()).await;
+    let (guest, mut grx) = w.guest(w.bob);
+    w.hub
+        .request_session(w.request(&guest, late))
+        .await
+        .expect("the new device is in the directory, so the request must not be device_unknown");
+    assert!(matches!(
+        recv(&mut grx).await,
+        ControlMessage::SessionCreated { .. }
+    ));
+}

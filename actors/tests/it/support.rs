@@ -93,7 +93,7 @@ fn role(name: &str, purpose: RolePurpose, permissions: DirPerms, confirm: bool) 
     }
 }
 
-fn enrollment(host: &str) -> Enrollment {
+pub(crate) fn enrollment(host: &str) -> Enrollment {
     Enrollment {
         hostname: host.into(),
         os: "Linux".into(),
