@@ -109,7 +109,7 @@ pub(crate) async fn cut_user(shared: &Arc<crate::hub::Shared>, tenant: TenantId,
         // An `Error` makes the connection's driver say why and close.
         crate::hub::try_send(&tx, ControlMessage::error(code, code.sentence()));
         shared.guests.lock().remove(&conn);
-        ::metrics::counter!(FORCED_GUEST_CLOSES_TOTAL).increment(1);
+        ::metrics::counter!(crate::metrics::FORCED_GUEST_CLOSES_TOTAL).increment(1);
         shared
             .audit(
                 tenant,
@@ -126,7 +126,3 @@ pub(crate) async fn cut_user(shared: &Arc<crate::hub::Shared>, tenant: TenantId,
 
 /// How long closing a disabled user's connections waits for their sessions to end first.
 const FORCE_END_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Guest control connections closed because the account was disabled or removed.
-pub(crate) const FORCED_GUEST_CLOSES_TOTAL: &str =
-    "switchboard_guest_connections_closed_disabled_total";

@@ -24,6 +24,8 @@ pub const CONTROL_DROPPED_TOTAL: &str = "switchboard_control_messages_dropped_to
 /// Histogram: broker-side session setup, from the Guest's request to both sides bound at the
 /// relay (`Ready`), in seconds; label `outcome` = `ok` | an `ErrorCode` name.
 pub const SESSION_SETUP_SECONDS: &str = "switchboard_session_setup_seconds";
+/// Guest control connections closed because the account was disabled or removed.
+pub const FORCED_GUEST_CLOSES_TOTAL: &str = "switchboard_guest_connections_closed_disabled_total";
 /// Buckets of [`SESSION_SETUP_SECONDS`] (the objective is p99 under 20 ms).
 pub const SESSION_SETUP_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

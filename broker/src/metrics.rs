@@ -57,6 +57,8 @@ pub const ADMIN_DURATION_BUCKETS: &[f64] = &[
 /// Emitted today as [`CONTROL_HANDSHAKES_TOTAL`] with `peer="enroll"`; this name is reserved
 /// for a dedicated counter in `control/host.rs`.
 pub const ENROLLMENTS_TOTAL: &str = "switchboard_enrollments_total";
+/// Relay kill messages dropped (queue full or Redis unreachable).
+pub const KILLS_DROPPED_TOTAL: &str = "switchboard_relay_kills_dropped_total";
 /// Directory store call duration, by `backend` (`redb`, `redis`) and `op` (`get`, `scan`,
 /// `commit`, `scope_version`).
 pub const STORE_DURATION_SECONDS: &str = "switchboard_directory_store_duration_seconds";

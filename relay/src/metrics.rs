@@ -26,6 +26,9 @@ pub const BUILD_INFO: &str = "switchboard_relay_build_info";
 pub const RECORDS_DROPPED_TOTAL: &str = "switchboard_relay_records_dropped_total";
 /// Counter: sessions ended, by close reason.
 pub const SESSIONS_CLOSED_TOTAL: &str = "switchboard_relay_sessions_closed_total";
+/// Sessions the broker asked this relay to kill, by whether they were here (`cut`) or not
+/// (`absent`: ended already, or not bound yet; later binds are refused).
+pub const KILLS_TOTAL: &str = "switchboard_relay_session_kills_total";
 
 /// Label names.
 pub const LABEL_OUTCOME: &str = "outcome";

@@ -263,7 +263,7 @@ impl RelayHandle {
     /// session was here (parked or paired).
     pub fn kill_session(&self, session: SessionId, reason: ErrorCode) -> bool {
         let found = self.inner.kills.kill(session, reason);
-        metrics::counter!(KILLS_TOTAL, m::LABEL_OUTCOME => if found { "cut" } else { "absent" })
+        metrics::counter!(m::KILLS_TOTAL, m::LABEL_OUTCOME => if found { "cut" } else { "absent" })
             .increment(1);
         tracing::debug!(%session, reason = reason.name(), found, "session killed by the broker");
         found
@@ -333,10 +333,6 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
         }
     }
 }
-
-/// Sessions the broker asked this relay to kill, by whether they were here (`cut`) or not
-/// (`absent`: ended already, or not bound yet; later binds are refused).
-pub(crate) const KILLS_TOTAL: &str = "switchboard_relay_session_kills_total";
 
 fn count_bind(outcome: &'static str) {
     metrics::counter!(m::BINDS_TOTAL, m::LABEL_OUTCOME => outcome).increment(1);

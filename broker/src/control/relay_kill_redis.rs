@@ -25,8 +25,6 @@ use crate::error::BrokerError;
 pub const KILL_QUEUE: usize = 1024;
 /// One publish may take this long.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
-/// Kill messages dropped (queue full or Redis unreachable).
-pub const KILLS_DROPPED_TOTAL: &str = "switchboard_relay_kills_dropped_total";
 
 /// The channel relay `relay` listens on.
 pub fn kill_channel(relay: RelayId) -> String {
@@ -64,7 +62,7 @@ impl RedisRelayKill {
 impl RelayKill for RedisRelayKill {
     fn kill(&self, relay: RelayId, session: SessionId, reason: ErrorCode) {
         if self.tx.try_send((relay, session, reason)).is_err() {
-            metrics::counter!(KILLS_DROPPED_TOTAL).increment(1);
+            metrics::counter!(crate::metrics::KILLS_DROPPED_TOTAL).increment(1);
         }
     }
 }
@@ -83,7 +81,7 @@ async fn publish_loop(
         }
         let Some(c) = conn.as_mut() else {
             tracing::warn!(%session, "relay kill not published: redis unreachable");
-            metrics::counter!(KILLS_DROPPED_TOTAL).increment(1);
+            metrics::counter!(crate::metrics::KILLS_DROPPED_TOTAL).increment(1);
             continue;
         };
         let sent = tokio::time::timeout(
@@ -96,7 +94,7 @@ async fn publish_loop(
         .await;
         if !matches!(sent, Ok(Ok(_))) {
             tracing::warn!(%session, "relay kill not published");
-            metrics::counter!(KILLS_DROPPED_TOTAL).increment(1);
+            metrics::counter!(crate::metrics::KILLS_DROPPED_TOTAL).increment(1);
             conn = None;
         }
     }
