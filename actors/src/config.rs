@@ -39,6 +39,9 @@ pub struct ActorConfig {
     pub rebuild_debounce: Duration,
     /// Byte rate written into tickets (0 = unlimited).
     pub ticket_byte_rate_limit: u64,
+    /// Another broker node has this long to answer (a probe for a device it holds, an
+    /// administrator's terminate); no answer is `device_offline` (or not found).
+    pub remote_answer_timeout: Duration,
 }
 
 impl Default for ActorConfig {
@@ -60,6 +63,7 @@ impl Default for ActorConfig {
             login_rate_per_second: 5.0,
             rebuild_debounce: Duration::from_millis(100),
             ticket_byte_rate_limit: 0,
+            remote_answer_timeout: crate::hub_cluster::REMOTE_ANSWER_TIMEOUT,
         }
     }
 }

@@ -241,6 +241,7 @@ pub(crate) async fn release_device(shared: &Shared, tenant: TenantId, device: De
             m.remove(&device);
         }
     }
+    shared.remote_hosts_gone(device, conn);
     shared.presence.mark_offline(tenant, device, conn).await;
     let sessions: Vec<_> = shared
         .sessions

@@ -114,6 +114,17 @@ pub(crate) enum HostPeer {
     Device(DeviceId),
     /// An OnDemand agent's connection.
     Direct(mpsc::Sender<ControlMessage>),
+    /// An enrolled device connected to another broker node (messages go through it).
+    Remote {
+        /// The node holding the device's connection.
+        node: String,
+        /// The device's tenant.
+        tenant: TenantId,
+        /// The device.
+        device: DeviceId,
+        /// Its connection number there (a newer connection does not get the messages).
+        conn: u64,
+    },
 }
 
 /// A connected device in the table.
@@ -168,6 +179,8 @@ pub(crate) struct Shared {
     pub(crate) relay_kill: OnceLock<Arc<dyn RelayKill>>,
     /// Connected Guests (technicians), by connection number.
     pub(crate) guests: Mutex<HashMap<u64, GuestConn>>,
+    /// The other broker nodes (set once when this node joins a cluster).
+    pub(crate) cluster: OnceLock<Arc<crate::hub_cluster::ClusterState>>,
 }
 
 /// A connected Guest in the table (closed when its account is disabled or removed).
@@ -204,6 +217,12 @@ impl Shared {
         match host {
             HostPeer::Device(d) => self.send_device(*d, DeviceMsg::Deliver(msg)),
             HostPeer::Direct(tx) => try_send(tx, msg),
+            HostPeer::Remote {
+                node,
+                tenant,
+                device,
+                conn,
+            } => self.send_remote_host(node, *tenant, *device, *conn, msg),
         }
     }
 
@@ -312,6 +331,7 @@ impl Hub {
             next_conn: AtomicU64::new(1),
             relay_kill: OnceLock::new(),
             guests: Mutex::new(HashMap::new()),
+            cluster: OnceLock::new(),
         });
         let (supervisor, _) = Actor::spawn(None, Supervisor, Arc::clone(&shared))
             .await
@@ -321,6 +341,7 @@ impl Hub {
 
     /// Stops every actor (sessions, devices, tenants) and the supervisor.
     pub async fn shutdown(&self) {
+        self.leave_cluster();
         // Every child runs its `post_stop`: sessions release relay slots and OnDemand keys,
         // devices clear their presence.
         self.supervisor
@@ -570,27 +591,64 @@ impl Hub {
                 ErrorCode::OutsideSchedule
             }));
         }
-        let (host_state, host_key, host_conn) = {
+        let here = {
             let devices = self.shared.devices.lock();
-            match devices.get(&req.device) {
-                Some(e) if e.tenant == req.tenant => (e.host_state, e.static_key, e.conn),
-                _ => return Err(ActorError::Refused(ErrorCode::DeviceOffline)),
-            }
+            devices
+                .get(&req.device)
+                .filter(|e| e.tenant == req.tenant)
+                .map(|e| (e.host_state, e.static_key, e.conn))
+        };
+        let (host, host_state, host_key, host_conn) = match here {
+            Some((state, key, conn)) => (HostPeer::Device(req.device), state, key, conn),
+            None => self.find_remote_host(req.tenant, req.device).await?,
         };
         let gate = access.session_gate(host_state);
+        let host_conn = matches!(host, HostPeer::Device(_)).then_some(host_conn);
         Ok(SessionSpec {
             tenant: req.tenant,
             request_id: req.request_id,
             guest: req.guest.clone(),
-            host: HostPeer::Device(req.device),
+            host,
             host_static_key: host_key,
             device: Some(req.device),
-            host_conn: Some(host_conn),
+            // Connection numbers are per node: only a local connection's is comparable.
+            host_conn,
             granted,
             confirm_required: gate.prompt_host || gate.email_approvers,
             region: req.region.clone(),
             ondemand: None,
         })
+    }
+
+    /// A device not connected here: where presence says it is, if that node answers the
+    /// probe in time (else `device_offline`). Its Noise key comes from the directory.
+    async fn find_remote_host(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+    ) -> Result<(HostPeer, HostState, [u8; 32], u64), ActorError> {
+        let offline = ActorError::Refused(ErrorCode::DeviceOffline);
+        if self.shared.cluster().is_none() {
+            return Err(offline);
+        }
+        let Some(at) = self.shared.presence.lookup(tenant, device).await else {
+            return Err(offline);
+        };
+        if at.node == self.shared.config.node {
+            // Our own stale entry: the device is not connected here.
+            return Err(offline);
+        }
+        let Some((conn, state)) = self.probe(&at.node, tenant, device).await else {
+            return Err(offline);
+        };
+        let (_, key) = self.device_state(tenant, device).await?;
+        let host = HostPeer::Remote {
+            node: at.node,
+            tenant,
+            device,
+            conn,
+        };
+        Ok((host, state, key, conn))
     }
 
     pub(crate) async fn spawn_session(&self, spec: SessionSpec) -> Result<SessionId, ActorError> {
@@ -620,24 +678,10 @@ impl Hub {
     }
 
     /// Forwards an event to a session (from the Host or Guest connection, or the relay's
-    /// end-of-session record). False when the session is not live on this broker.
+    /// end-of-session record): to its actor here, or, for a Host connected here whose session
+    /// another node owns, to that node. False when the session is neither.
     pub fn session_event(&self, session: SessionId, event: SessionEvent) -> bool {
-        let actor = self
-            .shared
-            .sessions
-            .lock()
-            .get(&session)
-            .map(|e| e.actor.clone());
-        match actor {
-            Some(a) => a
-                .cast(Envelope::new(
-                    &self.shared.counts,
-                    ActorKind::Session,
-                    SessionMsg::Event(event),
-                ))
-                .is_ok(),
-            None => false,
-        }
+        self.session_event_local(session, event.clone()) || self.forward_host_event(session, event)
     }
 
     /// Which side `device` is in `session`, for the broker to check a Host's message belongs
@@ -648,6 +692,18 @@ impl Hub {
             .lock()
             .get(&session)
             .is_some_and(|e| e.device == Some(device))
+            || self
+                .remote_host_of(session)
+                .is_some_and(|r| r.device == device)
+    }
+
+    /// The relay a session live here was assigned to, once assigned.
+    pub fn session_relay(&self, session: SessionId) -> Option<RelayId> {
+        self.shared
+            .sessions
+            .lock()
+            .get(&session)
+            .and_then(|e| e.relay)
     }
 
     /// Whether `user` is the Guest of `session`.
@@ -666,14 +722,24 @@ impl Hub {
         device: Option<DeviceId>,
         user: Option<UserId>,
     ) -> Option<Side> {
-        let m = self.shared.sessions.lock();
-        let e = m.get(&session)?;
-        if device.is_some() && e.device == device {
-            Some(Side::Host)
-        } else if user == Some(e.user) {
-            Some(Side::Guest)
-        } else {
-            None
+        let local = {
+            let m = self.shared.sessions.lock();
+            m.get(&session).map(|e| {
+                if device.is_some() && e.device == device {
+                    Some(Side::Host)
+                } else if user == Some(e.user) {
+                    Some(Side::Guest)
+                } else {
+                    None
+                }
+            })
+        };
+        match local {
+            Some(side) => side,
+            None => self
+                .remote_host_of(session)
+                .filter(|r| Some(r.device) == device)
+                .map(|_| Side::Host),
         }
     }
 

@@ -21,7 +21,11 @@
 //!   `presence_redis`: [`RedisPresence`], TTL'd keys shared by several brokers.
 //! - `session`: the session actor and its state machine; [`SessionEvent`], [`RelayRecord`].
 //! - `supervisor`: cleanup after an actor fails.
-//! - `relay_registry`: [`RelayRegistry`] and [`InMemoryRelays`].
+//! - `relay_registry`: [`RelayRegistry`] and [`InMemoryRelays`]; `relay_registry_redis`:
+//!   [`RedisRelays`] (a cluster's shared registry, cached per broker) and [`RelayAnnouncer`].
+//! - `cluster`: [`NodeMessage`]s between broker nodes and the [`NodeBus`] trait;
+//!   `cluster_redis`: [`RedisNodeBus`] (pub/sub); `hub_cluster`: offers to devices held by
+//!   another node and the routes back (one owner per session: the Guest's node).
 //! - `audit`: [`AuditSink`] and [`DirectoryAudit`].
 //! - `config`, `counts`, `rate_limit`, `ids`, `metrics`, `error`: the small parts.
 //!
@@ -41,16 +45,24 @@
 //! hub.session_event(sid, SessionEvent::RelayRecord(RelayRecord { bytes, duration, reason }));
 //! // OnDemand: ondemand_create_key, ondemand_join, ondemand_queue, ondemand_start, ondemand_reject.
 //! // Logins: check_login_rate(tenant) before verifying a password.
+//! // Cluster (Redis): RedisRelays as `relays`, RedisPresence as `presence`, then
+//! let (bus, inbound) = RedisNodeBus::start(url, ns, node, timeout).await?;
+//! hub.join_cluster(bus, inbound);             // offers to devices on other nodes
+//! hub.relay_event(sid, SessionEvent::RelayBound { side }); // relay reports, wherever owned
+//! hub.terminate_anywhere(tenant, sid).await;  // admin terminate of another node's session
 //! ```
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod cluster;
+pub mod cluster_redis;
 pub mod config;
 pub mod counts;
 mod cutoff;
 mod device;
 pub mod error;
 pub mod hub;
+mod hub_cluster;
 mod hub_ondemand;
 pub mod ids;
 pub mod metrics;
@@ -60,11 +72,14 @@ pub mod presence;
 pub mod presence_redis;
 pub mod rate_limit;
 pub mod relay_registry;
+pub mod relay_registry_redis;
 pub mod session;
 mod supervisor;
 pub mod tenant;
 
 pub use audit::{AuditSink, DirectoryAudit};
+pub use cluster::{NodeBus, NodeMessage};
+pub use cluster_redis::RedisNodeBus;
 pub use config::ActorConfig;
 pub use counts::{ActorKind, CountSnapshot};
 pub use error::ActorError;
@@ -75,6 +90,7 @@ pub use ondemand::{OnDemandAgent, QueueItem, QueueView};
 pub use presence::{InMemoryPresence, PresenceEntry, PresenceStore};
 pub use presence_redis::RedisPresence;
 pub use relay_registry::{InMemoryRelays, RelayChoice, RelayInfo, RelayKill, RelayRegistry};
+pub use relay_registry_redis::{RedisRelays, RegistryTiming, RelayAnnouncer};
 pub use session::{RelayRecord, SessionEvent, SessionPhase};
 pub use switchboard_directory::rules::access::HostState;
 pub use tenant::TenantHandle;

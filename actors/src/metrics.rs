@@ -26,6 +26,30 @@ pub const CONTROL_DROPPED_TOTAL: &str = "switchboard_control_messages_dropped_to
 pub const SESSION_SETUP_SECONDS: &str = "switchboard_session_setup_seconds";
 /// Guest control connections closed because the account was disabled or removed.
 pub const FORCED_GUEST_CLOSES_TOTAL: &str = "switchboard_guest_connections_closed_disabled_total";
+/// Counter: failed refreshes of the Redis relay registry cache.
+pub const RELAY_REGISTRY_REFRESH_ERRORS_TOTAL: &str =
+    "switchboard_relay_registry_refresh_errors_total";
+/// Histogram: one refresh of the Redis relay registry cache, in seconds.
+pub const RELAY_REGISTRY_REFRESH_SECONDS: &str = "switchboard_relay_registry_refresh_seconds";
+/// Counter: relay announcements or withdrawals that failed or were dropped.
+pub const RELAY_REGISTRY_WRITE_ERRORS_TOTAL: &str = "switchboard_relay_registry_write_errors_total";
+/// Gauge: live relays in this broker's registry cache.
+pub const RELAYS_LIVE: &str = "switchboard_relays_live";
+/// Histogram: a probe of another broker node for a device (offer routing, A asks B whether
+/// it holds the device), from send to answer, in seconds.
+pub const CLUSTER_PROBE_SECONDS: &str = "switchboard_cluster_probe_seconds";
+/// Counter: probes of another node that got no answer in time (`device_offline`).
+pub const CLUSTER_PROBE_TIMEOUTS_TOTAL: &str = "switchboard_cluster_probe_timeouts_total";
+/// Counter: messages between broker nodes, label `direction` = `sent` | `received` |
+/// `dropped` | `malformed`.
+pub const CLUSTER_MESSAGES_TOTAL: &str = "switchboard_cluster_messages_total";
+
+/// Buckets of [`CLUSTER_PROBE_SECONDS`] and [`RELAY_REGISTRY_REFRESH_SECONDS`] (Redis round
+/// trips: sub-millisecond on a LAN, the timeout at worst).
+pub const CLUSTER_BUCKETS: &[f64] = &[
+    0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
 /// Buckets of [`SESSION_SETUP_SECONDS`] (the objective is p99 under 20 ms).
 pub const SESSION_SETUP_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -61,6 +85,33 @@ pub fn describe() {
     describe_counter!(
         CONTROL_DROPPED_TOTAL,
         "Control messages dropped because a connection's writer queue was full."
+    );
+    describe_counter!(
+        RELAY_REGISTRY_REFRESH_ERRORS_TOTAL,
+        "Failed refreshes of the Redis relay registry cache."
+    );
+    describe_histogram!(
+        RELAY_REGISTRY_REFRESH_SECONDS,
+        Unit::Seconds,
+        "One refresh of the Redis relay registry cache."
+    );
+    describe_counter!(
+        RELAY_REGISTRY_WRITE_ERRORS_TOTAL,
+        "Relay announcements or withdrawals that failed or were dropped."
+    );
+    describe_gauge!(RELAYS_LIVE, "Live relays in this broker's registry cache.");
+    describe_histogram!(
+        CLUSTER_PROBE_SECONDS,
+        Unit::Seconds,
+        "A probe of another broker node for a device, from send to answer."
+    );
+    describe_counter!(
+        CLUSTER_PROBE_TIMEOUTS_TOTAL,
+        "Probes of another broker node that got no answer in time."
+    );
+    describe_counter!(
+        CLUSTER_MESSAGES_TOTAL,
+        "Messages between broker nodes, by direction (sent, received, dropped, malformed)."
     );
     describe_histogram!(
         SESSION_SETUP_SECONDS,

@@ -2,9 +2,9 @@
 //! loaded live relay, preferring a region.
 //!
 //! `RelayRegistry` is the trait the session actor uses; `InMemoryRelays` is the single-node
-//! implementation the broker feeds (a Redis-backed one for clusters is not written yet). Time
-//! is `tokio::time`, so tests drive heartbeat expiry with paused time. Nothing here talks to a
-//! relay.
+//! implementation the broker feeds; `relay_registry_redis` holds the one a cluster shares.
+//! Both choose with [`pick_least_loaded`]. Time is `tokio::time`, so tests drive heartbeat
+//! expiry with paused time. Nothing here talks to a relay.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,10 +20,47 @@ pub struct RelayInfo {
     pub id: RelayId,
     /// `host:port` clients dial.
     pub addr: String,
+    /// `host:port` of its QUIC listener, if it has one.
+    pub quic_addr: Option<String>,
     /// Region name (e.g. `eu-west`).
     pub region: String,
     /// Sessions it will take at most (0 = no limit).
     pub capacity: u32,
+    /// The node that runs it (a broker node name for an in-process relay, else the relay's
+    /// own name); informational.
+    pub node: String,
+}
+
+/// One live relay as the pick sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Candidate<'a> {
+    pub(crate) id: RelayId,
+    pub(crate) region: &'a str,
+    pub(crate) load: u32,
+    pub(crate) capacity: u32,
+}
+
+impl Candidate<'_> {
+    fn has_room(&self) -> bool {
+        self.capacity == 0 || self.load < self.capacity
+    }
+}
+
+/// The least loaded candidate with room in `region` (any region when none has room there);
+/// ties go to the lowest id. Expired relays must not be among the candidates.
+pub(crate) fn pick_least_loaded<'a>(
+    candidates: impl Iterator<Item = Candidate<'a>> + Clone,
+    region: Option<&str>,
+) -> Option<RelayId> {
+    let best = |region: Option<&str>| {
+        candidates
+            .clone()
+            .filter(Candidate::has_room)
+            .filter(|c| region.is_none_or(|r| c.region == r))
+            .min_by_key(|c| (c.load, c.id))
+            .map(|c| c.id)
+    };
+    best(region).or_else(|| best(None))
 }
 
 /// A relay picked for a session.
@@ -76,9 +113,6 @@ struct Entry {
 impl Entry {
     fn load(&self) -> u32 {
         self.reported.max(self.assigned)
-    }
-    fn has_room(&self) -> bool {
-        self.info.capacity == 0 || self.load() < self.info.capacity
     }
 }
 
@@ -133,14 +167,13 @@ impl RelayRegistry for InMemoryRelays {
     fn acquire(&self, region: Option<&str>) -> Option<RelayChoice> {
         let now = Instant::now();
         let mut m = self.relays.lock();
-        let pick = |m: &HashMap<RelayId, Entry>, region: Option<&str>| {
-            m.values()
-                .filter(|e| e.expires > now && e.has_room())
-                .filter(|e| region.is_none_or(|r| e.info.region == r))
-                .min_by_key(|e| (e.load(), e.info.id))
-                .map(|e| e.info.id)
-        };
-        let id = pick(&m, region).or_else(|| pick(&m, None))?;
+        let live = m.values().filter(|e| e.expires > now).map(|e| Candidate {
+            id: e.info.id,
+            region: &e.info.region,
+            load: e.load(),
+            capacity: e.info.capacity,
+        });
+        let id = pick_least_loaded(live, region)?;
         let e = m.get_mut(&id)?;
         e.assigned = e.assigned.saturating_add(1);
         Some(RelayChoice {
@@ -173,8 +206,10 @@ mod tests {
         RelayInfo {
             id: RelayId(id),
             addr: format!("127.0.0.1:{}", 7000 + id),
+            quic_addr: None,
             region: region.into(),
             capacity: 2,
+            node: "broker-1".into(),
         }
     }
 

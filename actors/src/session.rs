@@ -162,7 +162,7 @@ fn watch_connections(
     let guest = spec.guest.tx.clone();
     let agent = match &spec.host {
         HostPeer::Direct(tx) => Some(tx.clone()),
-        HostPeer::Device(_) => None,
+        HostPeer::Device(_) | HostPeer::Remote { .. } => None,
     };
     let me = myself.clone();
     let counts = Arc::clone(&shared.counts);
@@ -541,6 +541,9 @@ pub(crate) async fn finish(
     ondemand: Option<switchboard_directory::model::OnDemandId>,
 ) {
     let entry = shared.remove_session(id, actor);
+    if let Some(HostPeer::Remote { node, .. }) = entry.as_ref().map(|e| &e.host) {
+        shared.remote_session_over(node, id);
+    }
     let relay = relay.or(entry.as_ref().and_then(|e| e.relay));
     if entry.is_some()
         && let Some(r) = relay

@@ -16,6 +16,7 @@
 //! - `http`, `pin`: the admin-API client and certificate pinning.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod cli;
 pub mod control;
 pub mod error;

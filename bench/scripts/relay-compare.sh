@@ -52,17 +52,17 @@ fi
 
 log "building release binaries (relay_bench, relay_host, switchboard)"
 (cd "$ROOT" && cargo build --release -q -p switchboard-bench --bin relay_bench --bin relay_host)
-# The `switchboard` binary is built only once it has the `relay` subcommand.
-if [ "${RELAY_HOST:-0}" != 1 ] && grep -qE '^\s*Relay\b' "$ROOT/broker/src/main.rs" 2>/dev/null; then
-    (cd "$ROOT" && cargo build --release -q -p switchboard-broker --bin switchboard) || true
-fi
-
-# Prefer the real `switchboard relay` binary; fall back to relay_host (same library).
-# RELAY_HOST=1 forces relay_host (e.g. while another crate of the workspace does not build).
-if [ "${RELAY_HOST:-0}" != 1 ] && [ -x "$BIN/switchboard" ] && "$BIN/switchboard" relay --help >/dev/null 2>&1; then
-    RELAY_CMD=("$BIN/switchboard" relay --config)
-else
-    RELAY_CMD=("$BIN/relay_host")
+# The relay under test is `switchboard relay --config` (the product binary). RELAY_HOST=1, or a
+# `switchboard` binary that does not build (it links every crate of the workspace), selects
+# relay_host: the same relay library and config file, without the broker crate. A stale
+# binary from an earlier build is never used.
+RELAY_CMD=("$BIN/relay_host")
+if [ "${RELAY_HOST:-0}" != 1 ]; then
+    if (cd "$ROOT" && cargo build --release -q -p switchboard-broker --bin switchboard); then
+        RELAY_CMD=("$BIN/switchboard" relay --config)
+    else
+        log "switchboard does not build; using relay_host"
+    fi
 fi
 log "relay command: ${RELAY_CMD[*]}"
 
@@ -71,6 +71,10 @@ ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null || true
 sysctl -q -w net.core.somaxconn=65535 2>/dev/null || true
 sysctl -q -w net.ipv4.tcp_max_syn_backlog=65535 2>/dev/null || true
+# The relay and the driver ask for 16 MiB UDP buffers (one socket carries every QUIC session);
+# the kernel caps them at these.
+sysctl -q -w net.core.rmem_max=33554432 2>/dev/null || true
+sysctl -q -w net.core.wmem_max=33554432 2>/dev/null || true
 log "open files limit: $(ulimit -n)"
 # Idle-memory steps: 10,000 and 50,000 sessions (quick: 2,000 and 5,000), capped by what the
 # open-files limit allows (each session is 2 sockets in the relay and 2 in the driver).

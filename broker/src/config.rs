@@ -49,6 +49,72 @@ pub struct BrokerConfig {
     pub bootstrap: BootstrapConfig,
     /// The in-process relay (`switchboard serve`): the relay's own keys.
     pub relay: Option<toml::Table>,
+    /// Several brokers on one Redis directory.
+    pub cluster: ClusterConfig,
+}
+
+/// Several brokers sharing one Redis directory (ignored with redb).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This broker's node name, unique among the brokers of one Redis (presence entries and
+    /// the node bus use it). Empty: `<hostname>-<random hex>`, new at every start.
+    pub node_name: String,
+    /// Region of the in-process relay (sessions take the least loaded relay of their region).
+    pub relay_region: String,
+    /// How often the relay registry cache is refreshed from Redis (`"1s"`).
+    pub registry_refresh: String,
+    /// How long another broker node may take to answer a probe or a terminate (`"2s"`); a
+    /// device whose node does not answer in time is `device_offline`.
+    pub remote_timeout: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            node_name: String::new(),
+            relay_region: "local".to_owned(),
+            registry_refresh: "1s".to_owned(),
+            remote_timeout: "2s".to_owned(),
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// `registry_refresh` as a duration.
+    pub fn registry_refresh(&self) -> Result<Duration, BrokerError> {
+        parse_duration(&self.registry_refresh)
+            .map_err(|e| BrokerError::Config(format!("cluster.registry_refresh: {e}")))
+    }
+
+    /// `remote_timeout` as a duration.
+    pub fn remote_timeout(&self) -> Result<Duration, BrokerError> {
+        parse_duration(&self.remote_timeout)
+            .map_err(|e| BrokerError::Config(format!("cluster.remote_timeout: {e}")))
+    }
+
+    fn validate(&self) -> Result<(), BrokerError> {
+        let bad = |m: &str| Err(BrokerError::Config(m.to_owned()));
+        if self
+            .node_name
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        {
+            return bad("cluster.node_name may hold letters, digits, '-', '_' and '.' only");
+        }
+        if self.relay_region.trim().is_empty() {
+            return bad("cluster.relay_region must not be empty");
+        }
+        let r = self.registry_refresh()?;
+        if r < Duration::from_millis(100) || r > Duration::from_secs(60) {
+            return bad("cluster.registry_refresh must be between 100ms and 60s");
+        }
+        let t = self.remote_timeout()?;
+        if t < Duration::from_millis(100) || t > Duration::from_secs(60) {
+            return bad("cluster.remote_timeout must be between 100ms and 60s");
+        }
+        Ok(())
+    }
 }
 
 /// Control-connection listeners, their limits and the connection timers.
@@ -167,6 +233,7 @@ impl Default for BrokerConfig {
             log: LogConfig::default(),
             bootstrap: BootstrapConfig::default(),
             relay: None,
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -387,6 +454,9 @@ impl BrokerConfig {
         if let Some(v) = env("SWITCHBOARD_BOOTSTRAP_PASSWORD") {
             self.bootstrap.password = Some(v);
         }
+        if let Some(v) = env("SWITCHBOARD_NODE_NAME") {
+            self.cluster.node_name = v;
+        }
         Ok(())
     }
 
@@ -464,6 +534,7 @@ impl BrokerConfig {
                 .map_err(|e| BrokerError::Config(format!("bootstrap password: {e}")))?;
         }
         self.relay_config(1, Vec::new())?;
+        self.cluster.validate()?;
         Ok(())
     }
 

@@ -1,7 +1,10 @@
 //! `switchboard`: the server binary (`serve` all-in-one, `relay` alone, `admin` client).
 //!
 //! `switchboard relay` runs a relay node from a TOML file plus flags (`--check-config` checks
-//! and exits). `switchboard serve` runs the broker's admin half (configuration from
+//! and exits); with `--redis URL` it joins a cluster: it announces itself in the shared relay
+//! registry (TTL'd, withdrawn on drain), takes the brokers' ticket keys from Redis when no
+//! `--broker-key` is given, reports pairings and records to the owning broker, and hears
+//! kills on its channel. `switchboard serve` runs the broker's admin half (configuration from
 //! `--config` + `SWITCHBOARD_*` env + flags, first-start bootstrap, control certificate, ticket
 //! keys, admin API and `/metrics`), the actors, an in-process relay accepting the broker's
 //! ticket keys and the control listeners (TLS over TCP, QUIC).
@@ -89,6 +92,14 @@ struct ServeArgs {
     /// every metric of the process).
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// This broker's node name on a Redis directory (unique per broker; default: the
+    /// `[cluster]` table's, else `<hostname>-<random>`).
+    #[arg(long, env = "SWITCHBOARD_NODE_NAME")]
+    node_name: Option<String>,
+    /// The in-process relay's id (default: the `[relay]` table's, else 1 on redb and a hash of
+    /// the node name on Redis).
+    #[arg(long)]
+    relay_id: Option<u64>,
 }
 
 impl ServeArgs {
@@ -120,11 +131,16 @@ impl ServeArgs {
         };
         let env = |k: &str| std::env::var(k).ok();
         let cfg = BrokerConfig::load(text.as_deref(), &env, &flags);
-        match (&self.config, cfg) {
-            (Some(p), Err(e)) => Err(anyhow::anyhow!("{}: {e}", p.display())),
-            (None, Err(e)) => Err(e.into()),
-            (_, Ok(c)) => Ok(c),
+        let mut cfg = match (&self.config, cfg) {
+            (Some(p), Err(e)) => return Err(anyhow::anyhow!("{}: {e}", p.display())),
+            (None, Err(e)) => return Err(e.into()),
+            (_, Ok(c)) => c,
+        };
+        if let Some(n) = &self.node_name {
+            cfg.cluster.node_name.clone_from(n);
+            cfg.validate()?;
         }
+        Ok(cfg)
     }
 }
 
@@ -157,6 +173,32 @@ struct RelayArgs {
     /// Log format: text or json.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
+    /// Join the cluster on this Redis: announce in the relay registry, report to the brokers,
+    /// hear kills (without it, a relay whose record sink is Redis only hears kills there).
+    #[arg(long)]
+    redis: Option<String>,
+    /// Key namespace in Redis (the brokers' `redis_namespace`).
+    #[arg(long, default_value = "sb")]
+    redis_namespace: String,
+    /// Region announced in the registry (sessions prefer relays of their region).
+    #[arg(long, default_value = "local")]
+    region: String,
+    /// `host:port` clients are told to dial (default: the first TCP address, an unspecified
+    /// IP replaced by 127.0.0.1).
+    #[arg(long)]
+    advertise: Option<String>,
+    /// Registry TTL: brokers stop picking this relay this long after its last heartbeat
+    /// (heartbeats every third of it).
+    #[arg(long, default_value = "30s", value_parser = parse_ttl)]
+    registry_ttl: std::time::Duration,
+}
+
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let d = switchboard_relay::config::parse_duration(s)?;
+    if d < std::time::Duration::from_millis(300) {
+        return Err("at least 300ms".into());
+    }
+    Ok(d)
 }
 
 fn parse_broker_key(s: &str) -> Result<BrokerKey, String> {
@@ -198,11 +240,12 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Relay(args) => {
             let cfg = relay_config(&args)?;
+            let cluster = relay_cluster(&args);
             if args.check_config {
                 print_summary(&cfg);
                 return Ok(());
             }
-            runtime()?.block_on(run_relay(cfg, None))
+            runtime()?.block_on(run_relay(cfg, cluster))
         }
         Command::Serve(args) => {
             let cfg = args.broker_config()?;
@@ -223,7 +266,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the tokio runtime")
 }
 
-/// File (if any) + flag overrides, then validation.
+/// File (if any) + flag overrides, then validation (left to `run_relay` when the broker keys
+/// come from Redis).
 fn relay_config(args: &RelayArgs) -> anyhow::Result<RelayConfig> {
     let mut cfg = match &args.config {
         Some(path) => {
@@ -233,7 +277,7 @@ fn relay_config(args: &RelayArgs) -> anyhow::Result<RelayConfig> {
         }
         None => {
             let Some(id) = args.relay_id else {
-                bail!("give --config FILE, or at least --relay-id and --broker-key");
+                bail!("give --config FILE, or at least --relay-id and --broker-key (or --redis)");
             };
             RelayConfig::new(id, Vec::new())
         }
@@ -256,8 +300,35 @@ fn relay_config(args: &RelayArgs) -> anyhow::Result<RelayConfig> {
     if !args.broker_keys.is_empty() {
         cfg.broker_keys.clone_from(&args.broker_keys);
     }
+    if cfg.broker_keys.is_empty() && args.redis.is_some() {
+        // Taken from the brokers' published keys in `run_relay`, then validated.
+        return Ok(cfg);
+    }
     cfg.validate()?;
     Ok(cfg)
+}
+
+/// How a separate relay joins a cluster.
+#[derive(Debug)]
+struct RelayCluster {
+    url: String,
+    namespace: String,
+    region: String,
+    advertise: Option<String>,
+    ttl: std::time::Duration,
+}
+
+/// The cluster a separate relay joins: only with `--redis` (a relay that only writes records
+/// to Redis is not announced, since its advertised address may not be set for clients).
+fn relay_cluster(args: &RelayArgs) -> Option<RelayCluster> {
+    let url = args.redis.clone()?;
+    Some(RelayCluster {
+        url,
+        namespace: args.redis_namespace.clone(),
+        region: args.region.clone(),
+        advertise: args.advertise.clone(),
+        ttl: args.registry_ttl,
+    })
 }
 
 fn print_summary(cfg: &RelayConfig) {
@@ -281,53 +352,112 @@ fn print_summary(cfg: &RelayConfig) {
     println!("  records         {:?}", cfg.records.sink);
 }
 
-/// Runs a relay until SIGTERM/SIGINT, then drains (a second signal stops at once).
-async fn run_relay(cfg: RelayConfig, sink: Option<Arc<dyn RecordSink>>) -> anyhow::Result<()> {
-    let sink: Arc<dyn RecordSink> = match sink {
-        Some(s) => s,
-        None => match cfg.records.sink {
-            SinkKind::None => Arc::new(NullSink),
-            SinkKind::Redis => {
-                let url = cfg.records.redis_url.as_deref().unwrap_or_default();
-                Arc::new(RedisSink::start(
-                    url,
-                    &cfg.records.stream,
-                    cfg.records.max_len,
-                    cfg.records.queue,
-                )?)
-            }
-        },
+/// Runs a relay until SIGTERM/SIGINT, then drains (a second signal stops at once). With a
+/// cluster it announces itself (withdrawn when draining), reports to the brokers over the
+/// node bus and hears kills.
+async fn run_relay(mut cfg: RelayConfig, cluster: Option<RelayCluster>) -> anyhow::Result<()> {
+    use switchboard_broker::control::{cluster as cl, relay_kill_redis, relay_link};
+    if let Some(c) = &cluster
+        && cfg.broker_keys.is_empty()
+    {
+        cfg.broker_keys = cl::load_ticket_keys(&c.url, &c.namespace).await?;
+        anyhow::ensure!(
+            !cfg.broker_keys.is_empty(),
+            "no --broker-key given and no broker has published ticket keys in {} yet: start a broker first",
+            c.url
+        );
+        cfg.validate()?;
+    }
+    let mut sink: Arc<dyn RecordSink> = match cfg.records.sink {
+        SinkKind::None => Arc::new(NullSink),
+        SinkKind::Redis => {
+            let url = cfg.records.redis_url.as_deref().unwrap_or_default();
+            Arc::new(RedisSink::start(
+                url,
+                &cfg.records.stream,
+                cfg.records.max_len,
+                cfg.records.queue,
+            )?)
+        }
     };
+    let relay_id = cfg.relay();
     let kill_url = match cfg.records.sink {
         SinkKind::Redis => cfg.records.redis_url.clone(),
         SinkKind::None => None,
     };
-    let relay_id = cfg.relay();
+    let node = format!("relay-{}", relay_id.0);
+    if let Some(c) = &cluster {
+        let (bus, _inbound) =
+            switchboard_actors::RedisNodeBus::start(&c.url, &c.namespace, &node, OP_TIMEOUT)
+                .await?;
+        sink = Arc::new(cl::ClusterRelaySink::new(sink, bus));
+    }
     let relay = Arc::new(RelayHandle::start(cfg, sink).await?);
     // With Redis, brokers end sessions here through the relay's kill channel.
-    let _kills = match kill_url {
-        Some(url) => {
-            let r = Arc::clone(&relay);
-            Some(AbortOnDrop(
-                switchboard_broker::control::relay_kill_redis::subscribe_kills(
-                    &url,
-                    relay_id,
-                    move |sid, code| {
-                        r.kill_session(sid, code);
-                    },
-                )?,
-            ))
-        }
-        None => None,
-    };
+    let mut _tasks = Vec::new();
+    if let Some(url) = cluster.as_ref().map(|c| c.url.clone()).or(kill_url) {
+        let r = Arc::clone(&relay);
+        _tasks.push(AbortOnDrop(relay_kill_redis::subscribe_kills(
+            &url,
+            relay_id,
+            move |sid, code| {
+                r.kill_session(sid, code);
+            },
+        )?));
+    }
+    let mut announcer = None;
+    if let Some(c) = &cluster {
+        let Some(bound) = relay.tcp_addrs().first().copied() else {
+            bail!("the relay needs a TCP listen address");
+        };
+        let addr = relay_link::advertised_addr(bound, c.advertise.as_deref());
+        let info = relay_link::relay_info(&relay, addr, &c.region, &node);
+        let a =
+            switchboard_actors::RelayAnnouncer::connect(&c.url, &c.namespace, OP_TIMEOUT).await?;
+        _tasks.push(AbortOnDrop(tokio::spawn(announce_loop(
+            a.clone(),
+            info,
+            Arc::clone(&relay),
+            c.ttl,
+        ))));
+        announcer = Some(a);
+    }
     wait_signal().await?;
     tracing::info!("signal received: draining (send it again to stop at once)");
     relay.drain();
+    if let Some(a) = &announcer
+        && let Err(e) = a.withdraw(relay_id).await
+    {
+        tracing::warn!(error = %e, "relay not withdrawn from the registry; it expires");
+    }
     tokio::select! {
         () = relay.shutdown() => tracing::info!("drained; bye"),
         r = wait_signal() => { r?; tracing::warn!("second signal: stopping now"); }
     }
     Ok(())
+}
+
+/// Redis operations of a separate relay give up after this long.
+const OP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Announces the relay with its load every third of `ttl` until it drains.
+async fn announce_loop(
+    a: switchboard_actors::RelayAnnouncer,
+    info: switchboard_actors::RelayInfo,
+    relay: Arc<RelayHandle>,
+    ttl: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(ttl / 3);
+    loop {
+        tick.tick().await;
+        if relay.is_draining() {
+            return;
+        }
+        let load = u32::try_from(relay.active_sessions()).unwrap_or(u32::MAX);
+        if let Err(e) = a.announce(&info, load, ttl).await {
+            tracing::warn!(error = %e, "relay registry heartbeat failed");
+        }
+    }
 }
 
 async fn wait_signal() -> anyhow::Result<()> {
@@ -356,6 +486,7 @@ async fn serve(
         no_quic: false,
         metrics_listen: args.metrics_listen,
         advertise: args.relay_advertise.clone(),
+        relay_id: args.relay_id,
     };
     let opts = switchboard_broker::control::NodeOptions {
         relay: overrides,
@@ -405,10 +536,12 @@ async fn serve(
     for a in node.quic.iter().flat_map(|q| q.local_addrs()) {
         println!("control (QUIC) on {a}");
     }
+    println!("node name {}", node.node_name);
     println!(
-        "relay on {:?} (clients dial {})",
+        "relay on {:?} (clients dial {}; relay id {})",
         node.relay.tcp_addrs(),
-        node.relay_addr
+        node.relay_addr,
+        node.relay.config().relay_id
     );
     wait_signal().await?;
     tracing::info!("signal received: draining the relay (send it again to stop at once)");

@@ -86,6 +86,14 @@ pub fn prometheus_handle() -> Option<PrometheusHandle> {
             actor_metrics::SESSION_SETUP_SECONDS,
             actor_metrics::SESSION_SETUP_BUCKETS,
         ),
+        (
+            actor_metrics::CLUSTER_PROBE_SECONDS,
+            actor_metrics::CLUSTER_BUCKETS,
+        ),
+        (
+            actor_metrics::RELAY_REGISTRY_REFRESH_SECONDS,
+            actor_metrics::CLUSTER_BUCKETS,
+        ),
     ])?;
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

@@ -9,8 +9,12 @@
 //!
 //! Terminating tells both sides `SessionCancel`, and the session actor's end tells the relay
 //! to cut the session's pipes (the in-process relay at once, through the hub's `RelayKill`
-//! hook).
+//! hook). On a cluster, a session this node does not track (its Guest is on another node,
+//! only its Host here) is terminated by its owner node (`Hub::terminate_anywhere`, a bounded
+//! wait for the owner's confirmation).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -36,12 +40,15 @@ pub struct ActiveSession {
     pub relay: Option<u64>,
 }
 
+/// What [`SessionRegistry::terminate`] returns.
+pub type TerminateFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+
 /// Active sessions of the tenants this broker holds.
 pub trait SessionRegistry: Send + Sync + std::fmt::Debug {
     /// The tenant's active sessions.
     fn list(&self, tenant: TenantId) -> Vec<ActiveSession>;
     /// Ends a session of the tenant; `false` if the tenant has no such session.
-    fn terminate(&self, tenant: TenantId, session: &str) -> bool;
+    fn terminate<'a>(&'a self, tenant: TenantId, session: &'a str) -> TerminateFuture<'a>;
     /// The actor layer, when it runs in this process (live policy and presence for
     /// "my devices"); `None` by default.
     fn hub(&self) -> Option<Hub> {
@@ -58,8 +65,8 @@ impl SessionRegistry for NoSessions {
         Vec::new()
     }
 
-    fn terminate(&self, _tenant: TenantId, _session: &str) -> bool {
-        false
+    fn terminate<'a>(&'a self, _tenant: TenantId, _session: &'a str) -> TerminateFuture<'a> {
+        Box::pin(async { false })
     }
 }
 
@@ -161,23 +168,43 @@ impl SessionRegistry for HubSessions {
 
     fn list(&self, tenant: TenantId) -> Vec<ActiveSession> {
         self.prune();
+        let hub = self.hub.get();
         let mut out: Vec<ActiveSession> = self
             .live
             .iter()
             .filter(|e| e.tenant == tenant)
-            .map(|e| e.view.clone())
+            .map(|e| {
+                let mut v = e.view.clone();
+                v.relay = v
+                    .relay
+                    .or_else(|| hub.and_then(|h| h.session_relay(*e.key())).map(|r| r.0));
+                v
+            })
             .collect();
         out.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
         out
     }
 
-    fn terminate(&self, tenant: TenantId, session: &str) -> bool {
-        let Ok(id) = session.parse::<SessionId>() else {
-            return false;
-        };
-        let Some(hub) = self.hub.get() else {
-            return false;
-        };
+    fn terminate<'a>(&'a self, tenant: TenantId, session: &'a str) -> TerminateFuture<'a> {
+        Box::pin(async move {
+            let Ok(id) = session.parse::<SessionId>() else {
+                return false;
+            };
+            let Some(hub) = self.hub.get() else {
+                return false;
+            };
+            if self.live.get(&id).is_none_or(|t| t.tenant != tenant) {
+                // Owned by another node of the cluster (or by nobody).
+                let wire = switchboard_codec::TenantId(*tenant.as_bytes());
+                return hub.terminate_anywhere(wire, id).await;
+            }
+            self.terminate_tracked(hub, tenant, id)
+        })
+    }
+}
+
+impl HubSessions {
+    fn terminate_tracked(&self, hub: &Hub, tenant: TenantId, id: SessionId) -> bool {
         let Some(t) = self
             .live
             .get(&id)

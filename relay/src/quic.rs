@@ -33,6 +33,8 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 const QUIC_IDLE: Duration = Duration::from_secs(60);
 /// Keep-alive from the relay side, so a quiet session is not lost to the QUIC idle timeout.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// Kernel receive and send buffer of a listener's UDP socket (the kernel reports double).
+pub const UDP_BUFFER: usize = 16 << 20;
 
 /// A server configuration and the certificate it presents (endpoints pin or trust it).
 #[derive(Debug)]
@@ -120,8 +122,16 @@ pub fn serve(
     addr: SocketAddr,
     server: quinn::ServerConfig,
 ) -> Result<QuicListener, RelayError> {
-    let endpoint = quinn::Endpoint::server(server, addr)
-        .map_err(|source| RelayError::Listen { addr, source })?;
+    let socket = udp_socket(addr).map_err(|source| RelayError::Listen { addr, source })?;
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| config_err("no async runtime for the QUIC endpoint"))?;
+    let endpoint = quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(server),
+        socket,
+        runtime,
+    )
+    .map_err(|source| RelayError::Listen { addr, source })?;
     let bound = endpoint.local_addr().map_err(|source| RelayError::Io {
         party: Party::Relay,
         source,
@@ -132,6 +142,31 @@ pub fn serve(
         endpoint,
         addr: bound,
     })
+}
+
+/// Binds a QUIC endpoint's UDP socket (the listener's; a client's too) asking for [`UDP_BUFFER`]-byte kernel buffers (capped by
+/// `net.core.rmem_max` / `wmem_max`; warns when that cap bites). With the kernel's default
+/// (about 208 KiB) a burst from many connections overflows the one socket all of them share,
+/// and the losses stall every connection.
+pub fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        // Like quinn's own endpoint: an IPv6 listener also takes IPv4 where it can.
+        let _ = socket.set_only_v6(false);
+    }
+    // The kernel caps these at net.core.rmem_max / wmem_max without an error.
+    socket.set_recv_buffer_size(UDP_BUFFER)?;
+    socket.set_send_buffer_size(UDP_BUFFER)?;
+    socket.bind(&addr.into())?;
+    let (rcv, snd) = (socket.recv_buffer_size()?, socket.send_buffer_size()?);
+    // Linux reports twice the size it was asked for (bookkeeping overhead).
+    if rcv < UDP_BUFFER {
+        tracing::warn!(%addr, wanted = UDP_BUFFER, got = rcv,
+            "QUIC receive buffer capped by net.core.rmem_max; raise it for many sessions");
+    }
+    tracing::debug!(%addr, recv_buffer = rcv, send_buffer = snd, "QUIC socket");
+    Ok(socket.into())
 }
 
 /// Starts one listener per `quic_listen` address of the relay's configuration (none when the

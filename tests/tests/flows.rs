@@ -171,7 +171,7 @@ async fn main_flow(backend: Backend, transport: Transport) -> anyhow::Result<()>
     let live = s.node.sessions.list(s.tenant);
     assert_eq!(live.len(), 1, "{live:?}");
     assert_eq!(live[0].id, sid.to_string());
-    assert_eq!(live[0].relay, Some(1));
+    assert_eq!(live[0].relay, Some(s.node.relay.config().relay_id));
 
     let (h, g) = tokio::join!(
         client::bind(&host_relay, Side::Host, host_ticket),

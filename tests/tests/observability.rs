@@ -1,8 +1,8 @@
 //! Observability end to end: a real Prometheus (Debian package `prometheus`) on loopback
 //! scrapes an in-process node's admin `/metrics` (job `switchboard-broker`) and a relay
 //! metrics endpoint (job `switchboard-relay`) every second while the test drives logins (one
-//! refused), enrollments (one refused), sessions through the relay and a refused session
-//! request in two rounds. Then every PromQL expression of the shipped Grafana dashboards
+//! refused), enrollments (one refused), a refused session request and a short loadgen run
+//! (brokered sessions moving bytes through the relay) in two rounds. Then every PromQL expression of the shipped Grafana dashboards
 //! (`ops/grafana/dashboards/*.json`, template variables substituted) must return data through
 //! `/api/v1/query`, and every shipped alert rule (`ops/prometheus/alerts.yml`, loaded by that
 //! Prometheus) must evaluate without error. `promtool check rules` and `promtool check config`
@@ -22,10 +22,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use switchboard_agent::http::HttpClient;
-use switchboard_codec::{ControlMessage, DeviceId, ErrorCode, PermissionSet, SessionId, Side};
+use switchboard_codec::{ControlMessage, DeviceId, ErrorCode, PermissionSet};
 use switchboard_relay::{NullSink, RelayConfig, RelayHandle};
 use switchboard_tests::child::ChildProcess;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use support::client::{self, ControlClient, HostIdentity, Outcome};
 use support::{Backend, Server};
@@ -197,18 +196,6 @@ impl Prometheus {
     }
 }
 
-fn assignment(m: ControlMessage, sid: SessionId) -> anyhow::Result<(String, bytes::Bytes)> {
-    match m {
-        ControlMessage::RelayAssignment {
-            session_id,
-            relay_addr,
-            ticket,
-            ..
-        } if session_id == sid => Ok((relay_addr, ticket)),
-        other => anyhow::bail!("expected RelayAssignment for {sid}, got {other:?}"),
-    }
-}
-
 async fn request(
     guest: &mut ControlClient,
     request_id: u64,
@@ -236,8 +223,8 @@ async fn enroll(s: &Server, keys: &support::Policy, name: &str) -> anyhow::Resul
 }
 
 /// One round of traffic: a refused and a good login, a refused and a good enrollment (a spare
-/// device), Host `id` online, a refused session request, and one session moving bytes through
-/// the relay. `id` was enrolled before the first round: a device enrolled a moment before a
+/// device), Host `id` online, a refused session request, and a short loadgen run (sessions
+/// moving bytes through the relay). `id` was enrolled before the first round: a device enrolled a moment before a
 /// request may not be in the tenant's policy snapshot yet.
 async fn round(
     s: &Server,
@@ -256,7 +243,7 @@ async fn round(
     let refused = client::enroll(s.control, &s.cert_der, "not-a-key", "bad").await;
     anyhow::ensure!(refused.is_err(), "a bad key enrolled");
     enroll(s, keys, &format!("spare-{n}")).await?;
-    let (mut host, o) = client::host(s.control, &s.cert_der, id).await?;
+    let (host, o) = client::host(s.control, &s.cert_der, id).await?;
     anyhow::ensure!(matches!(o, Outcome::Established), "host: {o:?}");
 
     let (mut nobody, _) = client::guest(s.control, &s.cert_der, &s.login("nobody").await?).await?;
@@ -269,35 +256,57 @@ async fn round(
         other => anyhow::bail!("nobody's request: {other:?}"),
     }
 
-    let (mut guest, o) = client::guest(s.control, &s.cert_der, &token).await?;
-    anyhow::ensure!(matches!(o, Outcome::Established), "guest: {o:?}");
-    let sid = match request(&mut guest, 2, id.device_id).await? {
-        ControlMessage::SessionCreated { session_id, .. } => session_id,
-        other => anyhow::bail!("session request: {other:?}"),
+    drop((host, nobody, token));
+    loadgen_round(s).await
+}
+
+/// Sessions from a short loadgen run against the node (the library behind
+/// `switchboard-loadgen run`): its own technician, groups, role, package and two enrolled
+/// hosts, 5 brokered setups and one bulk session moving 64 KiB each way through the relay.
+async fn loadgen_round(s: &Server) -> anyhow::Result<()> {
+    let args = switchboard_loadgen::cli::parse_run(&[
+        "setup-storm",
+        "bulk",
+        "--server",
+        &s.control.to_string(),
+        "--count",
+        "5",
+        "--concurrency",
+        "2",
+        "--hosts",
+        "2",
+        "--guests",
+        "1",
+        "--bulk-sessions",
+        "1",
+        "--bulk-bytes",
+        "64K",
+        "--duration",
+        "30",
+        "--quiet",
+    ])?;
+    let opts = switchboard_loadgen::target::TargetOptions {
+        server: Some(s.control.to_string()),
+        admin_url: Some(format!("http://{}", s.node.started.admin.addr)),
+        fingerprint: Some(s.node.started.cert.fingerprint.clone()),
+        admin_user: Some("owner".into()),
+        admin_password: Some(support::PASSWORD.into()),
+        ..Default::default()
     };
-    match host.recv().await? {
-        ControlMessage::SessionOffer { session_id, .. } if session_id == sid => {}
-        other => anyhow::bail!("expected an offer, got {other:?}"),
+    let run = switchboard_loadgen::run::run(args, opts).await?;
+    for sc in &run.scenarios {
+        anyhow::ensure!(
+            sc.errors.is_empty(),
+            "loadgen {}: errors {:?}",
+            sc.name,
+            sc.errors
+        );
     }
-    host.send(ControlMessage::SessionAccept { session_id: sid })
-        .await?;
-    let (relay, host_ticket) = assignment(host.recv().await?, sid)?;
-    let (_, guest_ticket) = assignment(guest.recv().await?, sid)?;
-    let (h, g) = tokio::join!(
-        client::bind(&relay, Side::Host, host_ticket),
-        client::bind(&relay, Side::Guest, guest_ticket),
+    anyhow::ensure!(
+        run.scenarios[0].figures["setups"].value == 5.0,
+        "setups: {:?}",
+        run.scenarios[0].figures
     );
-    let ((mut hp, hl), (mut gp, _)) = (h?, g?);
-    anyhow::ensure!(hl.is_empty(), "nothing before the guest writes");
-    let payload = vec![0x5a_u8; 64 * 1024];
-    gp.write_all(&payload).await?;
-    gp.shutdown().await?;
-    let mut got = Vec::new();
-    tokio::time::timeout(client::WAIT, hp.read_to_end(&mut got))
-        .await
-        .context("the relay pipe stalled")??;
-    anyhow::ensure!(got == payload, "{} bytes arrived", got.len());
-    drop((hp, gp, host, guest, nobody));
     Ok(())
 }
 

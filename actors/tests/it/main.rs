@@ -4,6 +4,7 @@
 // Tests may unwrap, expect and panic: a failing test should say where.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cluster;
 mod confirm;
 mod ondemand;
 mod redis;

@@ -316,8 +316,10 @@ impl World {
             RelayInfo {
                 id: RelayId(1),
                 addr: "127.0.0.1:7001".into(),
+                quic_addr: None,
                 region: "eu".into(),
                 capacity: 0,
+                node: "broker-1".into(),
             },
             Duration::from_secs(3600 * 24 * 30),
         );
@@ -360,6 +362,14 @@ impl World {
     pub(crate) fn advance_clock(&self, by: jiff::SignedDuration) {
         let mut c = self.clock.lock();
         *c = c.checked_add(by).unwrap();
+    }
+
+    /// The private Redis of a [`World::redis`] world.
+    pub(crate) fn redis_url(&self) -> Option<String> {
+        match &self._backing {
+            Backing::Redis(s) => Some(s.url()),
+            Backing::Redb(_) => None,
+        }
     }
 
     pub(crate) fn dir_tenant(&self) -> switchboard_directory::model::TenantId {
@@ -460,6 +470,21 @@ pub(crate) async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// Polls an async `cond` until true (bounded: 10 s).
+pub(crate) async fn eventually_async<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..1000 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("never happened: {what}");
 }

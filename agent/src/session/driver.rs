@@ -24,13 +24,12 @@ use switchboard_codec::mux::{
 };
 use switchboard_codec::{SessionId, Side};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::pipe::{Pipe, PipeWriter};
 use super::tunnel::{self, ChanState, INBOUND_CAP, TunnelStream};
 use super::{HostPolicy, SessionEnd};
 use crate::error::AgentError;
@@ -45,8 +44,14 @@ const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 const WBUF_HIGH: usize = 512 * 1024;
 /// Plaintext budget of one `poll_ciphertext`.
 const POLL_BUDGET: usize = 256 * 1024;
-/// Spare room kept in the read buffer (each read may fill this much).
+/// Spare room kept in the read buffer at most (each read may fill this much).
 const READ_CHUNK: usize = 256 * 1024;
+/// Spare room of a new session's read buffer; it doubles (up to [`READ_CHUNK`]) while reads
+/// fill it, so an idle session holds little and a busy one reads in large batches.
+pub(super) const READ_START: usize = 16 * 1024;
+/// Capacity of a new session's write buffer; it grows (up to about
+/// `WBUF_HIGH + POLL_BUDGET`) only when a session sends that much at once.
+const WRITE_START: usize = 16 * 1024;
 /// Largest piece taken from the mux per `recv`.
 const RECV_CHUNK: usize = 256 * 1024;
 /// Queued commands (open, accept, refuse) per session.
@@ -138,7 +143,7 @@ impl std::fmt::Debug for Session {
 pub(super) fn start(
     id: SessionId,
     side: Side,
-    stream: TcpStream,
+    stream: Pipe,
     rbuf: BytesMut,
     sealed: SealedMux,
     span: tracing::Span,
@@ -378,13 +383,14 @@ fn now() -> std::time::Instant {
 impl Driver {
     async fn run(
         mut self,
-        stream: TcpStream,
+        stream: Pipe,
         mut rbuf: BytesMut,
         mut commands: mpsc::Receiver<Command>,
         cancel: CancellationToken,
     ) -> SessionEnd {
         let (mut reader, mut writer) = stream.into_split();
-        let mut wbuf = BytesMut::with_capacity(WBUF_HIGH + POLL_BUDGET);
+        let mut wbuf = BytesMut::with_capacity(WRITE_START);
+        let mut read_spare = READ_START;
         let wakeup = self.wakeup.clone();
         let end = loop {
             if let Err(end) = self.step(&mut rbuf, &mut wbuf) {
@@ -400,9 +406,10 @@ impl Driver {
                     Err(_) => break,
                 }
             }
-            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-                rbuf.reserve(READ_CHUNK);
+            if rbuf.capacity() - rbuf.len() < read_spare / 4 {
+                rbuf.reserve(read_spare);
             }
+            let spare_before = rbuf.capacity() - rbuf.len();
             let deadline = self
                 .sealed
                 .mux()
@@ -424,7 +431,11 @@ impl Driver {
                     Ok(0) => break SessionEnd::RelayClosed(
                         "the pipe ended without the peer saying goodbye".to_owned(),
                     ),
-                    Ok(_) => {}
+                    Ok(n) => {
+                        if n >= spare_before / 2 && read_spare < READ_CHUNK {
+                            read_spare = (read_spare * 2).min(READ_CHUNK);
+                        }
+                    }
                     Err(e) => break SessionEnd::RelayClosed(format!("reading the pipe: {e}")),
                 },
                 written = writer.write(&wbuf), if !wbuf.is_empty() => match written {
@@ -683,7 +694,7 @@ impl Driver {
     }
 
     /// Closing locally: tells the peer goodbye and flushes, bounded.
-    async fn say_goodbye(&mut self, wbuf: &mut BytesMut, writer: &mut OwnedWriteHalf) {
+    async fn say_goodbye(&mut self, wbuf: &mut BytesMut, writer: &mut PipeWriter) {
         let now = now();
         if self
             .sealed
@@ -703,7 +714,9 @@ impl Driver {
         }
         let flush = async {
             writer.write_all(wbuf).await?;
-            writer.shutdown().await
+            writer.shutdown().await?;
+            writer.finish().await;
+            Ok::<_, std::io::Error>(())
         };
         let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, flush).await;
     }

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use switchboard_codec::noise::{NoiseHandshake, NoiseTransport};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::SessionPlan;
 use crate::error::AgentError;
@@ -20,8 +19,8 @@ pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs the handshake on `stream`; `rbuf` holds bytes already read (the relay's leftover) and
 /// keeps whatever follows the handshake.
-pub(super) async fn handshake(
-    stream: &mut TcpStream,
+pub(super) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     rbuf: &mut BytesMut,
     plan: &SessionPlan,
 ) -> Result<NoiseTransport, AgentError> {
@@ -34,8 +33,8 @@ pub(super) async fn handshake(
     }
 }
 
-async fn run(
-    stream: &mut TcpStream,
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     rbuf: &mut BytesMut,
     plan: &SessionPlan,
 ) -> Result<NoiseTransport, AgentError> {

@@ -1,8 +1,10 @@
 //! One end-to-end session between a Host and a Guest, and the TCP tunnels it carries.
 //!
-//! [`establish`] binds at the relay with the broker's ticket (`relay.rs`), runs the Noise KK
-//! handshake over the relay pipe (`e2e.rs`, the Guest initiates, the session id is bound in
-//! the prologue), then hands the pipe and a `SealedMux` to ONE driver task (`driver.rs`). The
+//! [`establish`] binds at the relay with the broker's ticket (`relay.rs`, over TCP or, with
+//! [`establish_via`] and a [`RelayTransport::Quic`], over QUIC through a process-wide
+//! [`QuicDialer`]: `quic.rs`, `pipe.rs`), runs the Noise KK handshake over the relay pipe
+//! (`e2e.rs`, the Guest initiates, the session id is bound in the prologue), then hands the
+//! pipe and a `SealedMux` to ONE driver task (`driver.rs`). The
 //! [`Session`] handle and every [`TunnelStream`] talk to that task through bounded queues; flow
 //! control is the mux's per-channel window, granted back only as a stream's reader consumes,
 //! so one stalled stream does not stall the others. `tunnel.rs` has the host side (allow-list
@@ -15,10 +17,13 @@
 mod allow;
 pub(crate) mod driver;
 mod e2e;
+mod pipe;
+mod quic;
 mod relay;
 mod tunnel;
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use switchboard_codec::mux::{Mux, SealedMux};
@@ -28,6 +33,7 @@ use tracing::Instrument;
 
 pub use allow::{AllowEntry, AllowList};
 pub use driver::Session;
+pub use quic::{QuicDialer, RELAY_ALPN};
 pub use tunnel::TunnelStream;
 
 use crate::error::AgentError;
@@ -59,6 +65,55 @@ impl fmt::Debug for SessionPlan {
             .field("local_static", &self.local_static)
             .finish_non_exhaustive()
     }
+}
+
+/// How this side reaches the relay. Each side chooses on its own: the relay pairs a TCP side
+/// with a QUIC side of the same session.
+#[derive(Clone, Debug, Default)]
+pub enum RelayTransport {
+    /// TCP to the assignment's `relay_addr` (one socket per session).
+    #[default]
+    Tcp,
+    /// QUIC (UDP) through `dialer`, whose one socket carries every session of the process.
+    Quic {
+        /// The shared client endpoint.
+        dialer: QuicDialer,
+        /// The relay's QUIC address, when it is not the assignment's `host:port` (UDP on the
+        /// same port as the TCP listener otherwise).
+        addr: Option<SocketAddr>,
+    },
+}
+
+impl RelayTransport {
+    /// QUIC through `dialer` at the assignment's `host:port`.
+    pub fn quic(dialer: QuicDialer) -> Self {
+        Self::Quic { dialer, addr: None }
+    }
+
+    /// `tcp` or `quic`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Quic { .. } => "quic",
+        }
+    }
+}
+
+/// The transport [`establish`] uses: a process setting (like a proxy), set once at start by
+/// a program whose sessions should reach relays over QUIC (the loadgen's `--relay-quic`), so
+/// code that calls `establish` (the host loop, the guest commands) follows it unchanged.
+static DEFAULT_TRANSPORT: parking_lot::RwLock<RelayTransport> =
+    parking_lot::RwLock::new(RelayTransport::Tcp);
+
+/// Sets the transport [`establish`] uses from now on in this process (default TCP). A QUIC
+/// dialer must have been created on the runtime the sessions run on.
+pub fn set_default_relay_transport(transport: RelayTransport) {
+    *DEFAULT_TRANSPORT.write() = transport;
+}
+
+/// The transport [`establish`] uses now.
+pub fn default_relay_transport() -> RelayTransport {
+    DEFAULT_TRANSPORT.read().clone()
 }
 
 /// What a Host lets the Guest do: tunnels need `Permission::Tunnel` in `granted` AND the
@@ -96,25 +151,40 @@ impl fmt::Display for SessionEnd {
     }
 }
 
-/// Binds at the relay, runs the end-to-end handshake and starts the session's driver task.
+/// Binds at the relay (over the process's [`default_relay_transport`], TCP unless set), runs
+/// the end-to-end handshake and starts the session's driver task.
 ///
 /// Every wait is bounded: connect 10 s, relay `Ready` 30 s (the peer must bind too),
 /// handshake 15 s. A relay refusal, a wrong peer key or a different session id ends here with
 /// a clear error and no application data exchanged.
 pub async fn establish(plan: SessionPlan) -> Result<Session, AgentError> {
-    let cfg = driver::mux_config(plan.side);
-    establish_with(plan, cfg).await
+    establish_via(plan, &default_relay_transport()).await
 }
 
-/// [`establish`] with an explicit mux configuration (tests shorten the keep-alive timers).
+/// [`establish`] reaching the relay over `transport` (TCP or QUIC).
+pub async fn establish_via(
+    plan: SessionPlan,
+    transport: &RelayTransport,
+) -> Result<Session, AgentError> {
+    let cfg = driver::mux_config(plan.side);
+    establish_with(plan, transport, cfg).await
+}
+
+/// [`establish_via`] with an explicit mux configuration (tests shorten the keep-alive timers).
 pub(crate) async fn establish_with(
     plan: SessionPlan,
+    transport: &RelayTransport,
     mux_config: switchboard_codec::mux::MuxConfig,
 ) -> Result<Session, AgentError> {
-    let span = tracing::info_span!("session", session_id = %plan.session_id, side = ?plan.side);
+    let span = tracing::info_span!(
+        "session",
+        session_id = %plan.session_id,
+        side = ?plan.side,
+        relay_transport = transport.name()
+    );
     let setup = async {
-        let (mut stream, mut rbuf) = relay::bind(&plan).await?;
-        tracing::debug!("paired at the relay");
+        let (mut stream, mut rbuf) = relay::bind(&plan, transport).await?;
+        tracing::debug!(pipe = stream.kind(), "paired at the relay");
         let transport = e2e::handshake(&mut stream, &mut rbuf, &plan).await?;
         let mux = Mux::new(mux_config, tokio::time::Instant::now().into_std())
             .map_err(|e| AgentError::Session(format!("mux configuration: {e}")))?;

@@ -1,10 +1,11 @@
 //! `relay_host`: runs the Switchboard relay library from a TOML config file, for the relay
-//! benchmark when the `switchboard` binary in this tree has no `relay` subcommand yet.
+//! benchmark when the product binary cannot be used.
 //!
-//! It does what `switchboard relay --config FILE` does: install rustls' ring provider, start
-//! the relay (TCP and QUIC listeners), and run until SIGINT or
-//! SIGTERM, then drain. It adds no behaviour of its own; the bench script prefers the real
-//! binary when it has the subcommand.
+//! `switchboard relay --config FILE` is what the benchmark runs; it links every crate of the
+//! workspace, so while one of them does not build (or with `RELAY_HOST=1`) the script runs
+//! this instead. It does what that subcommand does with the same config file: install
+//! rustls' ring provider, start the relay (TCP and QUIC listeners, records dropped), and run
+//! until SIGINT or SIGTERM, then drain. It adds no behaviour of its own.
 
 use std::sync::Arc;
 

@@ -19,6 +19,7 @@ use switchboard_directory::service::NewAssignment;
 
 use super::caller::Caller;
 use super::error::{ApiJson, ApiResult, parse_id};
+use super::known::{known_id, known_ids};
 use super::state::AdminState;
 
 /// Body of assignment creation.
@@ -68,20 +69,6 @@ pub struct ActiveBody {
     pub active: bool,
 }
 
-async fn resolve_ids(
-    state: &AdminState,
-    caller: &Caller,
-    ids: &[String],
-) -> ApiResult<Vec<AssignmentId>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for s in ids {
-        let id: AssignmentId = parse_id("role assignment", s)?;
-        state.dir.assignment(caller.tenant, id).await?;
-        out.push(id);
-    }
-    Ok(out)
-}
-
 /// `GET /api/v1/assignments`.
 pub async fn list(State(state): State<Arc<AdminState>>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Capability::ManageUsersAndDevices)?;
@@ -108,20 +95,10 @@ pub async fn create(
     ApiJson(b): ApiJson<AssignmentBody>,
 ) -> ApiResult<(StatusCode, Json<RoleAssignment>)> {
     caller.require(Capability::Administer)?;
-    let role: RoleId = parse_id("role", &b.role)?;
-    state.dir.role(caller.tenant, role).await?;
-    let mut user_groups = BTreeSet::new();
-    for s in &b.user_groups {
-        let id: UserGroupId = parse_id("user group", s)?;
-        state.dir.user_group(caller.tenant, id).await?;
-        user_groups.insert(id);
-    }
-    let mut device_groups = BTreeSet::new();
-    for s in &b.device_groups {
-        let id: DeviceGroupId = parse_id("device group", s)?;
-        state.dir.device_group(caller.tenant, id).await?;
-        device_groups.insert(id);
-    }
+    let role: RoleId = known_id(&state, &caller, &b.role).await?;
+    let user_groups: BTreeSet<UserGroupId> = known_ids(&state, &caller, &b.user_groups).await?;
+    let device_groups: BTreeSet<DeviceGroupId> =
+        known_ids(&state, &caller, &b.device_groups).await?;
     let a = state
         .dir
         .create_assignment(
@@ -148,8 +125,7 @@ pub async fn set_active(
     ApiJson(b): ApiJson<ActiveBody>,
 ) -> ApiResult<Json<RoleAssignment>> {
     caller.require(Capability::Administer)?;
-    let id: AssignmentId = parse_id("role assignment", &id)?;
-    state.dir.assignment(caller.tenant, id).await?;
+    let id: AssignmentId = known_id(&state, &caller, &id).await?;
     state
         .dir
         .set_assignment_active(caller.tenant, &caller.actor(), id, b.active)
@@ -164,7 +140,7 @@ pub async fn delete_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let ids = resolve_ids(&state, &caller, &[id]).await?;
+    let ids = known_ids::<AssignmentId, Vec<_>>(&state, &caller, &[id]).await?;
     state
         .dir
         .delete_assignments(caller.tenant, &caller.actor(), &ids)
@@ -179,7 +155,7 @@ pub async fn delete_many(
     ApiJson(b): ApiJson<IdsBody>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let ids = resolve_ids(&state, &caller, &b.ids).await?;
+    let ids = known_ids::<AssignmentId, Vec<_>>(&state, &caller, &b.ids).await?;
     state
         .dir
         .delete_assignments(caller.tenant, &caller.actor(), &ids)
@@ -194,7 +170,7 @@ pub async fn set_schedules(
     ApiJson(b): ApiJson<ScheduleBody>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let ids = resolve_ids(&state, &caller, &b.ids).await?;
+    let ids = known_ids::<AssignmentId, Vec<_>>(&state, &caller, &b.ids).await?;
     state
         .dir
         .set_schedules(caller.tenant, &caller.actor(), &ids, b.schedule)

@@ -11,6 +11,7 @@ use switchboard_directory::rules::user_types::Capability;
 
 use super::caller::Caller;
 use super::error::{ApiResult, parse_id};
+use super::known::known_id;
 use super::state::AdminState;
 
 /// `GET /api/v1/devices`.
@@ -39,8 +40,7 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Device>> {
     caller.require(Capability::ManageUsersAndDevices)?;
-    let id: DeviceId = parse_id("device", &id)?;
-    state.dir.device(caller.tenant, id).await?;
+    let id: DeviceId = known_id(&state, &caller, &id).await?;
     state
         .dir
         .approve_device(caller.tenant, &caller.actor(), id)
@@ -55,8 +55,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::RemoveDevices)?;
-    let id: DeviceId = parse_id("device", &id)?;
-    state.dir.device(caller.tenant, id).await?;
+    let id: DeviceId = known_id(&state, &caller, &id).await?;
     state
         .dir
         .remove_device(caller.tenant, &caller.actor(), id)

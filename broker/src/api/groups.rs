@@ -2,7 +2,8 @@
 //!
 //! Reading needs Group manager or higher; creating, deleting and changing members needs
 //! Account administrator or higher. Every id (group, user, device) is resolved in the caller's
-//! tenant first, so another tenant's ids are 404.
+//! tenant first, so another tenant's ids are 404. Listing, creating and deleting are written
+//! once over the [`GroupKind`]; the routes name the kind.
 
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ use switchboard_directory::rules::user_types::Capability;
 
 use super::caller::Caller;
 use super::error::{ApiJson, ApiResult, parse_id};
+use super::group_kind::GroupKind;
+use super::known::{known_id, known_ids};
 use super::state::AdminState;
 
 /// Body of a group creation.
@@ -45,31 +48,6 @@ pub struct DevicesBody {
     pub devices: Vec<String>,
 }
 
-/// `GET /api/v1/user-groups`.
-pub async fn list_user_groups(
-    State(state): State<Arc<AdminState>>,
-    caller: Caller,
-) -> ApiResult<Json<Value>> {
-    caller.require(Capability::ManageUsersAndDevices)?;
-    Ok(Json(
-        json!({ "user_groups": state.dir.user_groups(caller.tenant).await? }),
-    ))
-}
-
-/// `POST /api/v1/user-groups`.
-pub async fn create_user_group(
-    State(state): State<Arc<AdminState>>,
-    caller: Caller,
-    ApiJson(b): ApiJson<NewGroup>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(Capability::Administer)?;
-    let g = state
-        .dir
-        .create_user_group(caller.tenant, &caller.actor(), &b.name, &b.description)
-        .await?;
-    Ok((StatusCode::CREATED, Json(json!(g))))
-}
-
 /// `GET /api/v1/user-groups/{id}`: the group and its members.
 pub async fn get_user_group(
     State(state): State<Arc<AdminState>>,
@@ -83,30 +61,40 @@ pub async fn get_user_group(
     Ok(Json(json!({ "group": g, "members": members })))
 }
 
-/// `DELETE /api/v1/user-groups/{id}`.
-pub async fn delete_user_group(
+/// `GET /api/v1/user-groups` and `/device-groups`.
+pub async fn list<G: GroupKind>(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+) -> ApiResult<Json<Value>> {
+    caller.require(Capability::ManageUsersAndDevices)?;
+    let groups = json!(G::list(&state.dir, caller.tenant).await?);
+    Ok(Json(Value::Object(
+        [(G::LIST.to_owned(), groups)].into_iter().collect(),
+    )))
+}
+
+/// `POST /api/v1/user-groups` and `/device-groups`.
+pub async fn create<G: GroupKind>(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    ApiJson(b): ApiJson<NewGroup>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Capability::Administer)?;
+    let actor = caller.actor();
+    let g = G::create(&state.dir, caller.tenant, &actor, &b.name, &b.description).await?;
+    Ok((StatusCode::CREATED, Json(json!(g))))
+}
+
+/// `DELETE /api/v1/user-groups/{id}` and `/device-groups/{id}`.
+pub async fn delete<G: GroupKind>(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let id: UserGroupId = parse_id("user group", &id)?;
-    state.dir.user_group(caller.tenant, id).await?;
-    state
-        .dir
-        .delete_user_group(caller.tenant, &caller.actor(), id)
-        .await?;
+    let id: G::Id = known_id(&state, &caller, &id).await?;
+    G::delete(&state.dir, caller.tenant, &caller.actor(), id).await?;
     Ok(Json(json!({"status": "deleted"})))
-}
-
-async fn user_ids(state: &AdminState, caller: &Caller, ids: &[String]) -> ApiResult<Vec<UserId>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for s in ids {
-        let id: UserId = parse_id("user", s)?;
-        state.dir.membership(caller.tenant, id).await?;
-        out.push(id);
-    }
-    Ok(out)
 }
 
 async fn change_user_members(
@@ -117,9 +105,8 @@ async fn change_user_members(
     add: bool,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let id: UserGroupId = parse_id("user group", id)?;
-    state.dir.user_group(caller.tenant, id).await?;
-    let users = user_ids(state, caller, users).await?;
+    let id: UserGroupId = known_id(state, caller, id).await?;
+    let users: Vec<UserId> = known_ids(state, caller, users).await?;
     if add {
         state
             .dir
@@ -155,31 +142,6 @@ pub async fn remove_user_members(
     change_user_members(&state, &caller, &id, &b.users, false).await
 }
 
-/// `GET /api/v1/device-groups`.
-pub async fn list_device_groups(
-    State(state): State<Arc<AdminState>>,
-    caller: Caller,
-) -> ApiResult<Json<Value>> {
-    caller.require(Capability::ManageUsersAndDevices)?;
-    Ok(Json(
-        json!({ "device_groups": state.dir.device_groups(caller.tenant).await? }),
-    ))
-}
-
-/// `POST /api/v1/device-groups`.
-pub async fn create_device_group(
-    State(state): State<Arc<AdminState>>,
-    caller: Caller,
-    ApiJson(b): ApiJson<NewGroup>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(Capability::Administer)?;
-    let g = state
-        .dir
-        .create_device_group(caller.tenant, &caller.actor(), &b.name, &b.description)
-        .await?;
-    Ok((StatusCode::CREATED, Json(json!(g))))
-}
-
 /// `GET /api/v1/device-groups/{id}`: the group and its devices.
 pub async fn get_device_group(
     State(state): State<Arc<AdminState>>,
@@ -200,22 +162,6 @@ pub async fn get_device_group(
     Ok(Json(json!({ "group": g, "devices": devices })))
 }
 
-/// `DELETE /api/v1/device-groups/{id}`.
-pub async fn delete_device_group(
-    State(state): State<Arc<AdminState>>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    caller.require(Capability::Administer)?;
-    let id: DeviceGroupId = parse_id("device group", &id)?;
-    state.dir.device_group(caller.tenant, id).await?;
-    state
-        .dir
-        .delete_device_group(caller.tenant, &caller.actor(), id)
-        .await?;
-    Ok(Json(json!({"status": "deleted"})))
-}
-
 async fn change_device_members(
     state: &AdminState,
     caller: &Caller,
@@ -224,14 +170,8 @@ async fn change_device_members(
     add: bool,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let id: DeviceGroupId = parse_id("device group", id)?;
-    state.dir.device_group(caller.tenant, id).await?;
-    let mut ids = Vec::with_capacity(devices.len());
-    for s in devices {
-        let d: DeviceId = parse_id("device", s)?;
-        state.dir.device(caller.tenant, d).await?;
-        ids.push(d);
-    }
+    let id: DeviceGroupId = known_id(state, caller, id).await?;
+    let ids: Vec<DeviceId> = known_ids(state, caller, devices).await?;
     state
         .dir
         .set_devices_in_group(caller.tenant, &caller.actor(), id, &ids, add)

@@ -1,7 +1,8 @@
 //! The admin HTTP API: JSON under `/api/v1`, plus `/metrics`.
 //!
 //! Layout: `state` (shared state), `error` (the error answer and the one `DirectoryError`
-//! mapping, JSON/query extractors), `caller` (bearer-token authentication), `routes` (the
+//! mapping, JSON/query extractors), `caller` (bearer-token authentication), `known` (ids
+//! resolved in the caller's tenant), `group_kind` (what differs between the two group kinds), `routes` (the
 //! route table the OpenAPI document is generated from), `views` (user view without secrets),
 //! and one file per resource family: `login`, `me`, `my_devices`, `tenant`, `users`, `groups`, `roles`,
 //! `assignments`, `packages`, `devices`, `ondemand`, `check`, `sessions`, `audit`.
@@ -17,7 +18,9 @@ pub mod caller;
 pub mod check;
 pub mod devices;
 pub mod error;
+pub mod group_kind;
 pub mod groups;
+pub mod known;
 pub mod login;
 pub mod me;
 pub mod my_devices;
@@ -39,6 +42,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use switchboard_directory::model::{DeviceGroup, UserGroup};
 
 use crate::metrics as m;
 pub use error::{ApiError, ApiResult};
@@ -161,12 +165,12 @@ pub fn table() -> Api {
         .get(
             "/api/v1/user-groups",
             "List user groups",
-            groups::list_user_groups,
+            groups::list::<UserGroup>,
         )
         .post(
             "/api/v1/user-groups",
             "Create a user group",
-            groups::create_user_group,
+            groups::create::<UserGroup>,
         )
         .get(
             "/api/v1/user-groups/{id}",
@@ -176,7 +180,7 @@ pub fn table() -> Api {
         .delete(
             "/api/v1/user-groups/{id}",
             "Delete a user group",
-            groups::delete_user_group,
+            groups::delete::<UserGroup>,
         )
         .post(
             "/api/v1/user-groups/{id}/members",
@@ -191,12 +195,12 @@ pub fn table() -> Api {
         .get(
             "/api/v1/device-groups",
             "List device groups",
-            groups::list_device_groups,
+            groups::list::<DeviceGroup>,
         )
         .post(
             "/api/v1/device-groups",
             "Create a device group",
-            groups::create_device_group,
+            groups::create::<DeviceGroup>,
         )
         .get(
             "/api/v1/device-groups/{id}",
@@ -206,7 +210,7 @@ pub fn table() -> Api {
         .delete(
             "/api/v1/device-groups/{id}",
             "Delete a device group",
-            groups::delete_device_group,
+            groups::delete::<DeviceGroup>,
         )
         .post(
             "/api/v1/device-groups/{id}/members",

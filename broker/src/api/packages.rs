@@ -19,6 +19,7 @@ use switchboard_directory::service::{NewPackage, PackageSummary};
 
 use super::caller::Caller;
 use super::error::{ApiJson, ApiResult, parse_id};
+use super::known::known_id;
 use super::state::AdminState;
 
 /// Body of package creation.
@@ -92,12 +93,8 @@ pub async fn create(
     ApiJson(b): ApiJson<PackageBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Capability::Administer)?;
-    let target_group = match &b.target_group {
-        Some(s) => {
-            let id: DeviceGroupId = parse_id("device group", s)?;
-            state.dir.device_group(caller.tenant, id).await?;
-            Some(id)
-        }
+    let target_group: Option<DeviceGroupId> = match &b.target_group {
+        Some(s) => Some(known_id(&state, &caller, s).await?),
         None => None,
     };
     let (p, key) = state
@@ -135,8 +132,7 @@ pub async fn revoke(
     ApiJson(b): ApiJson<RevokeBody>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let id: PackageId = parse_id("deployment package", &id)?;
-    state.dir.package(caller.tenant, id).await?;
+    let id: PackageId = known_id(&state, &caller, &id).await?;
     let devices = state
         .dir
         .revoke_package(caller.tenant, &caller.actor(), id, &b.confirm)
@@ -151,8 +147,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let id: PackageId = parse_id("deployment package", &id)?;
-    state.dir.package(caller.tenant, id).await?;
+    let id: PackageId = known_id(&state, &caller, &id).await?;
     state
         .dir
         .remove_package(caller.tenant, &caller.actor(), id)

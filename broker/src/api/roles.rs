@@ -16,6 +16,7 @@ use switchboard_directory::rules::user_types::Capability;
 
 use super::caller::Caller;
 use super::error::{ApiJson, ApiResult, parse_id};
+use super::known::known_id;
 use super::state::AdminState;
 
 /// Body of role creation and update.
@@ -135,8 +136,7 @@ pub async fn copy(
     ApiJson(b): ApiJson<CopyBody>,
 ) -> ApiResult<(StatusCode, Json<Role>)> {
     caller.require(Capability::Administer)?;
-    let id: RoleId = parse_id("role", &id)?;
-    state.dir.role(caller.tenant, id).await?;
+    let id: RoleId = known_id(&state, &caller, &id).await?;
     let r = state
         .dir
         .copy_role(caller.tenant, &caller.actor(), id, b.name.as_deref())
@@ -151,8 +151,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    let id: RoleId = parse_id("role", &id)?;
-    state.dir.role(caller.tenant, id).await?;
+    let id: RoleId = known_id(&state, &caller, &id).await?;
     let disabled = state
         .dir
         .delete_role(caller.tenant, &caller.actor(), id)

@@ -1,6 +1,6 @@
 //! Live sessions of the caller's tenant, from the [`crate::sessions::SessionRegistry`]: list
-//! (Group manager or higher) and terminate (Account administrator or higher). Until the actors
-//! are wired the registry is empty.
+//! (Group manager or higher) and terminate (Account administrator or higher; on a cluster, a
+//! session owned by another node is ended there).
 
 use std::sync::Arc;
 
@@ -28,7 +28,7 @@ pub async fn terminate(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::Administer)?;
-    if state.sessions.terminate(caller.tenant, &id) {
+    if state.sessions.terminate(caller.tenant, &id).await {
         Ok(Json(json!({"status": "terminated"})))
     } else {
         Err(ApiError::not_found("session"))

@@ -18,6 +18,7 @@ use switchboard_directory::service::NewUser;
 
 use super::caller::Caller;
 use super::error::{ApiError, ApiJson, ApiResult, parse_id};
+use super::known::known_id;
 use super::state::AdminState;
 use super::views::UserView;
 
@@ -126,8 +127,7 @@ async fn set_disabled(
     reason: Option<DisabledReason>,
 ) -> ApiResult<Json<UserView>> {
     caller.require(Capability::ManageUsersAndDevices)?;
-    let id: UserId = parse_id("user", id)?;
-    state.dir.membership(caller.tenant, id).await?;
+    let id: UserId = known_id(state, caller, id).await?;
     state
         .dir
         .set_member_disabled(caller.tenant, &caller.actor(), id, reason)
@@ -165,8 +165,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Capability::ManageUsersAndDevices)?;
-    let id: UserId = parse_id("user", &id)?;
-    state.dir.membership(caller.tenant, id).await?;
+    let id: UserId = known_id(&state, &caller, &id).await?;
     state
         .dir
         .remove_user(caller.tenant, &caller.actor(), id)
@@ -201,8 +200,7 @@ pub async fn set_type(
     ApiJson(raw): ApiJson<Value>,
 ) -> ApiResult<Json<UserView>> {
     caller.require(Capability::ManageUsersAndDevices)?;
-    let id: UserId = parse_id("user", &id)?;
-    state.dir.membership(caller.tenant, id).await?;
+    let id: UserId = known_id(&state, &caller, &id).await?;
     let b: TypeBody = body_of(raw)?;
     if b.user_type == UserType::AccountOwner {
         state

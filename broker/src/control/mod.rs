@@ -16,10 +16,13 @@
 //! - `relay_link`: the in-process relay's registration, heartbeat and session records, and
 //!   the kill hook that cuts a session's pipes there when the broker ends it;
 //! - `relay_kill_redis`: the same kill over Redis pub/sub, for a relay running apart;
+//! - `cluster`: several brokers on one Redis: node names, relay ids, shared ticket keys, the
+//!   kill router and a separate relay's record sink;
 //! - `node`: starting all of it (`switchboard serve`).
 //!
 //! Not here: the admin API (`crate::api`).
 
+pub mod cluster;
 pub mod connection;
 mod guest;
 mod host;

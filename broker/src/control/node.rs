@@ -5,7 +5,11 @@
 //!
 //! The directory is the configured one (embedded redb by default, Redis with
 //! `--directory redis://...`); presence follows it (in memory for redb, TTL'd Redis keys for
-//! Redis). Tests start a [`Node`] on loopback port 0 and talk to it over real sockets.
+//! Redis). On Redis the node is one of a cluster (`super::cluster`): it has a unique node
+//! name, announces its in-process relay in the shared relay registry (and withdraws it at
+//! shutdown), picks among every live relay, joins the node bus (offers to devices held by
+//! other nodes), cuts sessions on other relays over their kill channels and listens on its
+//! own relay's. Tests start a [`Node`] on loopback port 0 and talk to it over real sockets.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,15 +17,18 @@ use std::time::Duration;
 
 use switchboard_actors::{
     ActorConfig, DirectoryAudit, Hub, HubDeps, InMemoryPresence, InMemoryRelays, PresenceStore,
-    RedisPresence,
+    RedisNodeBus, RedisPresence, RedisRelays, RegistryTiming, RelayAnnouncer, RelayRegistry,
 };
 use switchboard_codec::ControlConfig;
+use switchboard_codec::RelayId;
 use switchboard_relay::RelayHandle;
 use tokio::task::JoinHandle;
 
 use super::ControlContext;
+use super::cluster::{self, RelayKillRouter};
 use super::listener::{ControlLimits, ControlListener};
 use super::quic::{self, QuicControlListener};
+use super::relay_kill_redis::{RedisRelayKill, subscribe_kills};
 use super::relay_link::{self, HubRecordSink};
 use crate::app::{Started, start};
 use crate::config::{BrokerConfig, DirectoryLocation};
@@ -54,6 +61,9 @@ pub struct RelayOverrides {
     /// `host:port` clients are told to dial (default: the first TCP address, with an
     /// unspecified IP replaced by loopback).
     pub advertise: Option<String>,
+    /// The relay id (default: the `[relay]` table's, else 1 on redb and a hash of the node
+    /// name on Redis).
+    pub relay_id: Option<u64>,
 }
 
 /// How a node is started beyond its configuration file.
@@ -89,7 +99,13 @@ pub struct Node {
     pub control: ControlListener,
     /// The QUIC control listener (`None` when `control.quic_listen` is empty).
     pub quic: Option<QuicControlListener>,
+    /// This node's name (presence entries, node bus).
+    pub node_name: String,
     heartbeat: JoinHandle<()>,
+    /// On Redis: withdraws the relay from the shared registry at shutdown.
+    withdraw: Option<(RelayAnnouncer, RelayId)>,
+    /// On Redis: the in-process relay's kill subscription, the watch on vanished relays.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Node {
@@ -106,31 +122,62 @@ impl Node {
         if let Some(t) = opts.confirm_timeout {
             actor_cfg.confirm_timeout = t;
         }
-        let presence: Arc<dyn PresenceStore> = match cfg.directory_location()? {
-            DirectoryLocation::Redis(url) => Arc::new(
-                RedisPresence::connect(
-                    &url,
-                    &cfg.redis_namespace,
-                    &actor_cfg.node,
-                    PRESENCE_OP_TIMEOUT,
-                )
-                .await?,
-            ),
-            DirectoryLocation::Redb(_) => Arc::new(InMemoryPresence::new()),
+        actor_cfg.remote_answer_timeout = cfg.cluster.remote_timeout()?;
+        let redis_url = match cfg.directory_location()? {
+            DirectoryLocation::Redis(url) => Some(url),
+            DirectoryLocation::Redb(_) => None,
         };
-        let relays = Arc::new(InMemoryRelays::new());
+        let ns = &cfg.redis_namespace;
+        if redis_url.is_some() || !cfg.cluster.node_name.is_empty() {
+            actor_cfg.node = cluster::node_name(&cfg.cluster.node_name);
+        }
+        let node_name = actor_cfg.node.clone();
+        let mut shared_relays: Option<Arc<RedisRelays>> = None;
+        let (presence, relays): (Arc<dyn PresenceStore>, Arc<dyn RelayRegistry>) = match &redis_url
+        {
+            Some(url) => {
+                cluster::publish_ticket_keys(url, ns, &started.tickets.broker_keys()).await?;
+                let timing = RegistryTiming {
+                    refresh: cfg.cluster.registry_refresh()?,
+                    op_timeout: PRESENCE_OP_TIMEOUT,
+                };
+                let presence =
+                    RedisPresence::connect(url, ns, &node_name, PRESENCE_OP_TIMEOUT).await?;
+                let redis_relays = RedisRelays::start(url, ns, timing).await?;
+                shared_relays = Some(Arc::clone(&redis_relays));
+                let relays: Arc<dyn RelayRegistry> = redis_relays;
+                (Arc::new(presence), relays)
+            }
+            None => (
+                Arc::new(InMemoryPresence::new()),
+                Arc::new(InMemoryRelays::new()),
+            ),
+        };
         let hub = Hub::start(HubDeps {
             directory: started.dir.clone(),
             signer,
-            relays: relays.clone(),
+            relays: Arc::clone(&relays),
             presence,
             audit: Arc::new(DirectoryAudit::new(started.dir.clone())),
             config: actor_cfg,
         })
         .await?;
         sessions.attach(hub.clone());
+        if let Some(url) = &redis_url {
+            let (bus, inbound) =
+                RedisNodeBus::start(url, ns, &node_name, PRESENCE_OP_TIMEOUT).await?;
+            hub.join_cluster(bus, inbound);
+        }
 
-        let mut rc = cfg.relay_config(LOCAL_RELAY_ID, started.tickets.broker_keys())?;
+        let default_id = match (&redis_url, relay.relay_id) {
+            (_, Some(id)) => id,
+            (Some(_), None) => cluster::relay_id_for(&node_name),
+            (None, None) => LOCAL_RELAY_ID,
+        };
+        let mut rc = cfg.relay_config(default_id, started.tickets.broker_keys())?;
+        if let Some(id) = relay.relay_id {
+            rc.relay_id = id;
+        }
         if !relay.listen.is_empty() {
             rc.listen = relay.listen.clone();
         }
@@ -150,12 +197,47 @@ impl Node {
                 "the in-process relay needs a TCP listen address".into(),
             ));
         };
-        hub.set_relay_kill(Arc::new(relay_link::InProcessKill::new(Arc::clone(
-            &relay_handle,
-        ))));
+        let relay_id = relay_handle.config().relay();
+        let mut background = Vec::new();
+        if let Some(r) = shared_relays {
+            background.push(tokio::spawn(end_sessions_on_vanished_relays(
+                r,
+                hub.clone(),
+                cfg.cluster.registry_refresh()?,
+            )));
+        }
+        match &redis_url {
+            Some(url) => {
+                hub.set_relay_kill(Arc::new(RelayKillRouter::new(
+                    Arc::clone(&relay_handle),
+                    Some(RedisRelayKill::start(url)?),
+                )));
+                let r = Arc::clone(&relay_handle);
+                background.push(subscribe_kills(url, relay_id, move |sid, code| {
+                    r.kill_session(sid, code);
+                })?);
+            }
+            None => {
+                hub.set_relay_kill(Arc::new(relay_link::InProcessKill::new(Arc::clone(
+                    &relay_handle,
+                ))));
+            }
+        };
         let relay_addr = relay_link::advertised_addr(bound, relay.advertise.as_deref());
-        let heartbeat =
-            relay_link::register(relays, &relay_handle, relay_addr.clone(), LOCAL_REGION);
+        let region = if redis_url.is_some() {
+            cfg.cluster.relay_region.as_str()
+        } else {
+            LOCAL_REGION
+        };
+        let info = relay_link::relay_info(&relay_handle, relay_addr.clone(), region, &node_name);
+        let heartbeat = relay_link::register(Arc::clone(&relays), &relay_handle, info);
+        let withdraw = match &redis_url {
+            Some(url) => Some((
+                RelayAnnouncer::connect(url, ns, PRESENCE_OP_TIMEOUT).await?,
+                relay_id,
+            )),
+            None => None,
+        };
 
         let ctx = Arc::new(ControlContext {
             hub: hub.clone(),
@@ -189,7 +271,10 @@ impl Node {
             relay_addr,
             control,
             quic,
+            node_name,
             heartbeat,
+            withdraw,
+            background,
         })
     }
 
@@ -197,10 +282,37 @@ impl Node {
     /// then stops the actors.
     pub async fn shutdown(self) {
         self.heartbeat.abort();
+        if let Some((announcer, id)) = &self.withdraw
+            && let Err(e) = announcer.withdraw(*id).await
+        {
+            tracing::warn!(error = %e, "relay not withdrawn from the registry; it expires");
+        }
+        for t in &self.background {
+            t.abort();
+        }
         drop(self.control);
         drop(self.quic);
         self.relay.drain();
         self.relay.shutdown().await;
         self.hub.shutdown().await;
+    }
+}
+
+/// Ends the sessions this node owns on relays that vanished from the shared registry (died
+/// without draining), checking every `period`.
+async fn end_sessions_on_vanished_relays(relays: Arc<RedisRelays>, hub: Hub, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        for id in relays.take_vanished() {
+            let n = hub.end_sessions_on_relay(id);
+            if n > 0 {
+                tracing::warn!(
+                    relay = id.0,
+                    sessions = n,
+                    "ended the sessions of a vanished relay"
+                );
+            }
+        }
     }
 }

@@ -9,9 +9,13 @@
 //! relay only writes records for pairs that reached `Ready`; in the active phase the repeat is
 //! ignored), so a sink that missed `paired` still ends the session cleanly.
 //!
+//! The events go through `Hub::relay_event`: on a cluster, a session this relay carries may be
+//! owned by another broker node, which then hears them over the node bus.
+//!
 //! The other way, [`InProcessKill`] is the hub's `RelayKill` hook: a session the broker ends
 //! (cancel, admin terminate, disabled account, failed session actor) is cut at the
-//! in-process relay by a direct call.
+//! in-process relay by a direct call (on a cluster, `cluster::RelayKillRouter` also reaches
+//! the other relays).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,8 +61,7 @@ impl HubRecordSink {
     fn both_bound(&self, sid: SessionId) {
         // Casts to one actor keep their order: bound, bound (then, later, the end).
         for side in [Side::Host, Side::Guest] {
-            self.hub
-                .session_event(sid, SessionEvent::RelayBound { side });
+            self.hub.relay_event(sid, SessionEvent::RelayBound { side });
         }
     }
 }
@@ -80,7 +83,7 @@ impl RecordSink for HubRecordSink {
         self.both_bound(sid);
         if !self
             .hub
-            .session_event(sid, SessionEvent::RelayRecord(relay_record(&record)))
+            .relay_event(sid, SessionEvent::RelayRecord(relay_record(&record)))
         {
             tracing::debug!(session = %sid, "relay record for a session no longer live here");
         }
@@ -129,21 +132,30 @@ pub fn advertised_addr(bound: SocketAddr, advertise: Option<&str>) -> String {
     }
 }
 
+/// What a relay announces about itself: `addr` clients dial, its QUIC address (an
+/// unspecified IP replaced by loopback), `region`, capacity, and the `node` running it.
+pub fn relay_info(relay: &RelayHandle, addr: String, region: &str, node: &str) -> RelayInfo {
+    let cfg = relay.config();
+    RelayInfo {
+        id: cfg.relay(),
+        addr,
+        quic_addr: relay
+            .quic_addrs()
+            .first()
+            .map(|a| advertised_addr(*a, None)),
+        region: region.to_owned(),
+        capacity: u32::try_from(cfg.limits.max_sessions).unwrap_or(u32::MAX),
+        node: node.to_owned(),
+    }
+}
+
 /// Registers the relay and starts its heartbeat (abort the handle to stop it; the relay is
 /// then dropped from the registry after [`RELAY_TTL`]).
 pub fn register(
     registry: Arc<dyn RelayRegistry>,
     relay: &Arc<RelayHandle>,
-    addr: String,
-    region: &str,
+    info: RelayInfo,
 ) -> JoinHandle<()> {
-    let cfg = relay.config();
-    let info = RelayInfo {
-        id: cfg.relay(),
-        addr,
-        region: region.to_owned(),
-        capacity: u32::try_from(cfg.limits.max_sessions).unwrap_or(u32::MAX),
-    };
     let id = info.id;
     registry.register(info.clone(), RELAY_TTL);
     let relay = Arc::clone(relay);

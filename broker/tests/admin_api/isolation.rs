@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 
 use crate::{Backend, OWNER_PW, assert_error, server};
 use switchboard_broker::api;
-use switchboard_directory::model::{DeviceKeys, Quotas, TenantId};
-use switchboard_directory::service::{Enrollment, NewTenant, NewUser};
+use switchboard_directory::model::{Quotas, TenantId};
+use switchboard_directory::service::{NewTenant, NewUser};
 
 both!(tenants_are_isolated);
 async fn tenants_are_isolated(b: Backend) {
@@ -30,62 +30,32 @@ async fn tenants_are_isolated(b: Backend) {
     let bt = s.token("bowner", "Bowner-passw0rd").await;
     let (b_user, _) = s.user(&bt, "buser", "User").await;
     let b_ug = s
-        .ok(
-            "POST",
-            "/api/v1/user-groups",
-            &bt,
-            Some(json!({"name": "BG"})),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create(&bt, "/api/v1/user-groups", json!({"name": "BG"}))
+        .await;
     let b_dg = s
-        .ok(
-            "POST",
-            "/api/v1/device-groups",
-            &bt,
-            Some(json!({"name": "BD"})),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create(&bt, "/api/v1/device-groups", json!({"name": "BD"}))
+        .await;
     let b_role = s
-        .ok(
-            "POST",
-            "/api/v1/roles",
+        .create(
             &bt,
-            Some(
-                json!({"name": "BR", "purpose": "DeviceAccess", "permissions": ["RemoteSession"]}),
-            ),
+            "/api/v1/roles",
+            json!({"name": "BR", "purpose": "DeviceAccess", "permissions": ["RemoteSession"]}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b_asg = s.ok("POST", "/api/v1/assignments", &bt, Some(json!({"name": "BA", "role": b_role, "user_groups": [b_ug], "device_groups": [b_dg]}))).await["id"].as_str().unwrap().to_owned();
+        .await;
+    let b_asg = s
+        .create(
+            &bt,
+            "/api/v1/assignments",
+            json!({"name": "BA", "role": b_role, "user_groups": [b_ug], "device_groups": [b_dg]}),
+        )
+        .await;
     let p = s
         .ok("POST", "/api/v1/packages", &bt, Some(json!({"name": "BP"})))
         .await;
     let b_pkg = p["package"]["id"].as_str().unwrap().to_owned();
     let dev = s
-        .started
-        .dir
-        .enroll_device(
-            p["enrollment_key"].as_str().unwrap(),
-            Enrollment {
-                hostname: "b-host".into(),
-                os: "linux".into(),
-                agent_version: "0.1".into(),
-                keys: DeviceKeys {
-                    auth_ed25519: [3; 32],
-                    noise_x25519: [4; 32],
-                },
-            },
-        )
-        .await
-        .unwrap();
+        .enroll(p["enrollment_key"].as_str().unwrap(), "b-host", 3)
+        .await;
     let b_dev = dev.id.to_string();
     assert_ne!(tb.id, TenantId::new_random());
 
@@ -136,27 +106,11 @@ async fn tenants_are_isolated(b: Backend) {
     assert!(tried >= 20, "only {tried} routes tried");
     // Ids inside bodies and queries.
     let a_ug = s
-        .ok(
-            "POST",
-            "/api/v1/user-groups",
-            &a,
-            Some(json!({"name": "AG"})),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create(&a, "/api/v1/user-groups", json!({"name": "AG"}))
+        .await;
     let a_dg = s
-        .ok(
-            "POST",
-            "/api/v1/device-groups",
-            &a,
-            Some(json!({"name": "AD"})),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create(&a, "/api/v1/device-groups", json!({"name": "AD"}))
+        .await;
     let cases = [
         (
             "POST",

@@ -61,23 +61,21 @@ async fn bootstrap_and_login(b: Backend) {
         "{audit}"
     );
     // No token, bad token.
-    assert_error(
-        &s.call("GET", "/api/v1/me", None, None).await,
+    s.refused("GET", "/api/v1/me", None, None, 401, "auth_failed")
+        .await;
+    s.refused(
+        "GET",
+        "/api/v1/me",
+        Some("garbage"),
+        None,
         401,
         "auth_failed",
-    );
-    assert_error(
-        &s.call("GET", "/api/v1/me", Some("garbage"), None).await,
-        401,
-        "auth_failed",
-    );
+    )
+    .await;
     // Logout ends the token.
     s.ok("POST", "/api/v1/logout", &t, None).await;
-    assert_error(
-        &s.call("GET", "/api/v1/me", Some(&t), None).await,
-        401,
-        "auth_failed",
-    );
+    s.refused("GET", "/api/v1/me", Some(&t), None, 401, "auth_failed")
+        .await;
 }
 
 both!(totp_login);
@@ -123,34 +121,19 @@ async fn totp_login(b: Backend) {
     assert!(v.get("token").is_none());
     let ticket = v["ticket"].as_str().unwrap();
     let wrong = s
-        .call(
-            "POST",
-            "/api/v1/login/mfa",
-            None,
-            Some(json!({"ticket": ticket, "code": "12345x"})),
-        )
+        .login_mfa(json!({"ticket": ticket, "code": "12345x"}))
         .await;
     assert_error(&wrong, 401, "auth_failed");
     // The next step's code (within the ±1 skew; the current one was spent by the confirm).
     let ok = s
-        .call(
-            "POST",
-            "/api/v1/login/mfa",
-            None,
-            Some(json!({"ticket": ticket, "code": code(totp_step(now) + 1)})),
-        )
+        .login_mfa(json!({"ticket": ticket, "code": code(totp_step(now) + 1)}))
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     let tok = ok.json()["token"].as_str().unwrap().to_owned();
     s.ok("GET", "/api/v1/me", &tok, None).await;
     // The ticket is single use.
     let again = s
-        .call(
-            "POST",
-            "/api/v1/login/mfa",
-            None,
-            Some(json!({"ticket": ticket, "code": code(totp_step(now) + 1)})),
-        )
+        .login_mfa(json!({"ticket": ticket, "code": code(totp_step(now) + 1)}))
         .await;
     assert_error(&again, 401, "auth_failed");
 
@@ -161,27 +144,22 @@ async fn totp_login(b: Backend) {
         .unwrap()
         .to_owned();
     let ok = s
-        .call(
-            "POST",
-            "/api/v1/login/mfa",
-            None,
-            Some(json!({"ticket": t2, "recovery_code": rc0})),
-        )
+        .login_mfa(json!({"ticket": t2, "recovery_code": rc0}))
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     let t3 = s.login(None, "admin", OWNER_PW).await.json()["ticket"]
         .as_str()
         .unwrap()
         .to_owned();
-    let reused = s
-        .call(
-            "POST",
-            "/api/v1/login/mfa",
-            None,
-            Some(json!({"ticket": t3, "recovery_code": rc0})),
-        )
-        .await;
-    assert_error(&reused, 401, "auth_failed");
+    s.refused(
+        "POST",
+        "/api/v1/login/mfa",
+        None,
+        Some(json!({"ticket": t3, "recovery_code": rc0})),
+        401,
+        "auth_failed",
+    )
+    .await;
 }
 
 both!(authorization_by_user_type);
@@ -194,62 +172,73 @@ async fn authorization_by_user_type(b: Backend) {
     let (plain2_id, _) = s.user(&owner, "plain2", "User").await;
     // 002/004: a User may "view assigned devices and manage your profile" only.
     let role = json!({"name": "R", "purpose": "DeviceAccess", "permissions": ["RemoteSession"]});
-    assert_error(
-        &s.call("POST", "/api/v1/roles", Some(&user), Some(role.clone()))
-            .await,
+    s.refused(
+        "POST",
+        "/api/v1/roles",
+        Some(&user),
+        Some(role.clone()),
         403,
         "not_permitted",
-    );
-    assert_error(
-        &s.call("GET", "/api/v1/users", Some(&user), None).await,
+    )
+    .await;
+    s.refused(
+        "GET",
+        "/api/v1/users",
+        Some(&user),
+        None,
         403,
         "not_permitted",
-    );
-    assert_error(
-        &s.call("GET", "/api/v1/audit", Some(&user), None).await,
+    )
+    .await;
+    s.refused(
+        "GET",
+        "/api/v1/audit",
+        Some(&user),
+        None,
         403,
         "not_permitted",
-    );
+    )
+    .await;
     s.ok("GET", "/api/v1/me", &user, None).await;
     // Group managers view roles but do not create them.
     s.ok("GET", "/api/v1/roles", &gm, None).await;
-    assert_error(
-        &s.call("POST", "/api/v1/roles", Some(&gm), Some(role)).await,
+    s.refused(
+        "POST",
+        "/api/v1/roles",
+        Some(&gm),
+        Some(role),
         403,
         "not_permitted",
-    );
-    assert_error(
-        &s.call(
-            "POST",
-            "/api/v1/packages",
-            Some(&gm),
-            Some(json!({"name": "P"})),
-        )
-        .await,
+    )
+    .await;
+    s.refused(
+        "POST",
+        "/api/v1/packages",
+        Some(&gm),
+        Some(json!({"name": "P"})),
         403,
         "not_permitted",
-    );
+    )
+    .await;
     // 002/004: "You are not allowed to edit a user whose role is higher".
-    let r = s
-        .call(
-            "POST",
-            &format!("/api/v1/users/{admin_id}/disable"),
-            Some(&gm),
-            None,
-        )
-        .await;
-    assert_error(&r, 403, "not_permitted");
-    assert_error(
-        &s.call(
-            "DELETE",
-            &format!("/api/v1/users/{admin_id}"),
-            Some(&gm),
-            None,
-        )
-        .await,
+    s.refused(
+        "POST",
+        &format!("/api/v1/users/{admin_id}/disable"),
+        Some(&gm),
+        None,
         403,
         "not_permitted",
-    );
+    )
+    .await;
+    s.refused(
+        "DELETE",
+        &format!("/api/v1/users/{admin_id}"),
+        Some(&gm),
+        None,
+        403,
+        "not_permitted",
+    )
+    .await;
     // ...but may disable a plain user.
     s.ok(
         "POST",
@@ -259,17 +248,15 @@ async fn authorization_by_user_type(b: Backend) {
     )
     .await;
     // A group manager cannot create an administrator.
-    let r = s
-        .call(
-            "POST",
-            "/api/v1/users",
-            Some(&gm),
-            Some(
-                json!({"username": "x", "password": "Passw0rd-x", "type": "AccountAdministrator"}),
-            ),
-        )
-        .await;
-    assert_error(&r, 403, "not_permitted");
+    s.refused(
+        "POST",
+        "/api/v1/users",
+        Some(&gm),
+        Some(json!({"username": "x", "password": "Passw0rd-x", "type": "AccountAdministrator"})),
+        403,
+        "not_permitted",
+    )
+    .await;
 }
 
 both!(login_rate_limit);
@@ -329,25 +316,25 @@ async fn per_ip_limit_and_mfa_lockout(b: Backend) {
         "000000"
     };
     for _ in 0..5 {
-        let r = s
-            .call(
-                "POST",
-                "/api/v1/login/mfa",
-                None,
-                Some(json!({"ticket": ticket, "code": wrong})),
-            )
-            .await;
-        assert_error(&r, 401, "auth_failed");
-    }
-    let r = s
-        .call(
+        s.refused(
             "POST",
             "/api/v1/login/mfa",
             None,
-            Some(json!({"ticket": ticket, "code": code(step + 1)})),
+            Some(json!({"ticket": ticket, "code": wrong})),
+            401,
+            "auth_failed",
         )
         .await;
-    assert_error(&r, 401, "auth_failed");
+    }
+    s.refused(
+        "POST",
+        "/api/v1/login/mfa",
+        None,
+        Some(json!({"ticket": ticket, "code": code(step + 1)})),
+        401,
+        "auth_failed",
+    )
+    .await;
     // The per-IP bucket (12) is spent by now, whatever the username.
     let mut limited = false;
     for i in 0..8 {
@@ -381,8 +368,15 @@ async fn totp_replacement_needs_a_code(b: Backend) {
     )
     .await;
     // Confirmed: replacing it needs a code from it.
-    let r = s.call("POST", "/api/v1/me/totp", Some(&t), None).await;
-    assert_error(&r, 409, "totp_enrolled");
+    s.refused(
+        "POST",
+        "/api/v1/me/totp",
+        Some(&t),
+        None,
+        409,
+        "totp_enrolled",
+    )
+    .await;
     let r = s
         .call(
             "POST",

@@ -10,6 +10,8 @@ use switchboard_agent::http::{HttpClient, HttpResponse};
 use switchboard_broker::app::{Started, start};
 use switchboard_broker::config::BrokerConfig;
 use switchboard_broker::sessions::NoSessions;
+use switchboard_directory::model::{Device, DeviceKeys};
+use switchboard_directory::service::Enrollment;
 use switchboard_tests::RedisServer;
 
 pub(crate) const OWNER_PW: &str = "Owner-Passw0rd";
@@ -90,6 +92,45 @@ impl Server {
         r.json()
     }
 
+    /// Calls and asserts the refusal: `status`, the machine-readable `code` and a message.
+    pub(crate) async fn refused(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        status: u16,
+        code: &str,
+    ) {
+        assert_error(&self.call(method, path, token, body).await, status, code);
+    }
+
+    /// Changes the caller's tenant settings (`PATCH /api/v1/tenant`) and answers the tenant.
+    pub(crate) async fn patch_tenant(&self, token: &str, body: Value) -> Value {
+        self.ok("PATCH", "/api/v1/tenant", token, Some(body)).await
+    }
+
+    /// Creates what `body` describes with `POST path` and answers the new object's id.
+    pub(crate) async fn create(&self, token: &str, path: &str, body: Value) -> String {
+        let v = self.ok("POST", path, token, Some(body)).await;
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Enrolls a device `hostname` with the enrollment `key` (through the directory, as an
+    /// agent would); `n` makes its static keys differ from other devices'.
+    pub(crate) async fn enroll(&self, key: &str, hostname: &str, n: u8) -> Device {
+        let info = Enrollment {
+            hostname: hostname.into(),
+            os: "linux".into(),
+            agent_version: "0.1".into(),
+            keys: DeviceKeys {
+                auth_ed25519: [n; 32],
+                noise_x25519: [n.wrapping_add(1); 32],
+            },
+        };
+        self.started.dir.enroll_device(key, info).await.unwrap()
+    }
+
     pub(crate) async fn login(&self, tenant: Option<&str>, user: &str, pw: &str) -> HttpResponse {
         self.call(
             "POST",
@@ -98,6 +139,12 @@ impl Server {
             Some(json!({"tenant": tenant, "username": user, "password": pw})),
         )
         .await
+    }
+
+    /// The second login step (`POST /api/v1/login/mfa`) with `body` (ticket and code).
+    pub(crate) async fn login_mfa(&self, body: Value) -> HttpResponse {
+        self.call("POST", "/api/v1/login/mfa", None, Some(body))
+            .await
     }
 
     pub(crate) async fn token(&self, user: &str, pw: &str) -> String {

@@ -5,8 +5,6 @@
 use serde_json::{Value, json};
 
 use crate::{Backend, server};
-use switchboard_directory::model::DeviceKeys;
-use switchboard_directory::service::Enrollment;
 
 fn names(v: &Value) -> Vec<String> {
     v["devices"]
@@ -23,15 +21,9 @@ async fn my_devices_follow_the_role_assignments(b: Backend) {
     let t = s.owner().await;
     let (alice, alice_t) = s.user(&t, "alice", "User").await;
     let (_bob, bob_t) = s.user(&t, "bob", "User").await;
-    let g = s
-        .ok(
-            "POST",
-            "/api/v1/user-groups",
-            &t,
-            Some(json!({"name": "Support"})),
-        )
+    let gid = s
+        .create(&t, "/api/v1/user-groups", json!({"name": "Support"}))
         .await;
-    let gid = g["id"].as_str().unwrap().to_owned();
     s.ok(
         "POST",
         &format!("/api/v1/user-groups/{gid}/members"),
@@ -39,15 +31,9 @@ async fn my_devices_follow_the_role_assignments(b: Backend) {
         Some(json!({"users": [alice]})),
     )
     .await;
-    let dg = s
-        .ok(
-            "POST",
-            "/api/v1/device-groups",
-            &t,
-            Some(json!({"name": "Servers"})),
-        )
+    let dgid = s
+        .create(&t, "/api/v1/device-groups", json!({"name": "Servers"}))
         .await;
-    let dgid = dg["id"].as_str().unwrap().to_owned();
     let p = s
         .ok(
             "POST",
@@ -60,23 +46,7 @@ async fn my_devices_follow_the_role_assignments(b: Backend) {
     let mut ids = Vec::new();
     for (i, host) in ["web-2", "db-1"].into_iter().enumerate() {
         let n = u8::try_from(i).unwrap();
-        let d = s
-            .started
-            .dir
-            .enroll_device(
-                &key,
-                Enrollment {
-                    hostname: host.into(),
-                    os: "linux".into(),
-                    agent_version: "0.1".into(),
-                    keys: DeviceKeys {
-                        auth_ed25519: [n + 1; 32],
-                        noise_x25519: [n + 10; 32],
-                    },
-                },
-            )
-            .await
-            .unwrap();
+        let d = s.enroll(&key, host, n + 1).await;
         ids.push(d.id.to_string());
     }
 
@@ -93,15 +63,7 @@ async fn my_devices_follow_the_role_assignments(b: Backend) {
         )
         .await;
     let rid = role["id"].as_str().unwrap().to_owned();
-    let a = s
-        .ok(
-            "POST",
-            "/api/v1/assignments",
-            &t,
-            Some(json!({"name": "Support on servers", "role": rid, "user_groups": [gid], "device_groups": [dgid]})),
-        )
-        .await;
-    let aid = a["id"].as_str().unwrap().to_owned();
+    let aid = s.create(&t, "/api/v1/assignments", json!({"name": "Support on servers", "role": rid, "user_groups": [gid], "device_groups": [dgid]})).await;
 
     let mine = s.ok("GET", "/api/v1/me/devices", &alice_t, None).await;
     assert_eq!(names(&mine), ["db-1", "web-2"], "sorted by name: {mine}");

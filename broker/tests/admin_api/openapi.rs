@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::{Backend, assert_error, server, server_with};
+use crate::{Backend, server, server_with};
 use switchboard_agent::http::HttpClient;
 use switchboard_broker::api;
 use switchboard_broker::config::BrokerConfig;
@@ -68,8 +68,15 @@ async fn openapi_matches_routes() {
         table.len() + 1,
         "every table route is documented"
     );
-    let r = s.call("GET", "/api/v1/nothing-here", Some(&t), None).await;
-    assert_error(&r, 404, "no_route");
+    s.refused(
+        "GET",
+        "/api/v1/nothing-here",
+        Some(&t),
+        None,
+        404,
+        "no_route",
+    )
+    .await;
     let m = s.call("GET", "/metrics", None, None).await;
     assert!(m.body.contains("switchboard_admin_requests_total"));
     assert!(

@@ -3,8 +3,6 @@
 use serde_json::json;
 
 use crate::{Backend, assert_error, server};
-use switchboard_directory::model::DeviceKeys;
-use switchboard_directory::service::Enrollment;
 
 both!(resources_round_trip);
 async fn resources_round_trip(b: Backend) {
@@ -12,23 +10,9 @@ async fn resources_round_trip(b: Backend) {
     let t = s.owner().await;
     let tenant = s.ok("GET", "/api/v1/tenant", &t, None).await;
     assert_eq!(tenant["name"], "Default");
-    let off = s
-        .ok(
-            "PATCH",
-            "/api/v1/tenant",
-            &t,
-            Some(json!({"audit_enabled": true})),
-        )
-        .await;
+    let off = s.patch_tenant(&t, json!({"audit_enabled": true})).await;
     assert_eq!(off["audit_enabled"], true);
-    let per_user = s
-        .ok(
-            "PATCH",
-            "/api/v1/tenant",
-            &t,
-            Some(json!({"mfa_policy": "PerUser"})),
-        )
-        .await;
+    let per_user = s.patch_tenant(&t, json!({"mfa_policy": "PerUser"})).await;
     assert_eq!(per_user["mfa_policy"], "PerUser");
 
     // Users.
@@ -51,24 +35,24 @@ async fn resources_round_trip(b: Backend) {
         )
         .await;
     assert!(inv["state"].get("Invited").is_some(), "{inv}");
-    let weak = s
-        .call(
-            "POST",
-            "/api/v1/users",
-            Some(&t),
-            Some(json!({"username": "weak", "password": "short"})),
-        )
-        .await;
-    assert_error(&weak, 422, "password_policy");
-    let dup = s
-        .call(
-            "POST",
-            "/api/v1/users",
-            Some(&t),
-            Some(json!({"username": "alice", "password": "Alice-passw0rd"})),
-        )
-        .await;
-    assert_error(&dup, 409, "duplicate_name");
+    s.refused(
+        "POST",
+        "/api/v1/users",
+        Some(&t),
+        Some(json!({"username": "weak", "password": "short"})),
+        422,
+        "password_policy",
+    )
+    .await;
+    s.refused(
+        "POST",
+        "/api/v1/users",
+        Some(&t),
+        Some(json!({"username": "alice", "password": "Alice-passw0rd"})),
+        409,
+        "duplicate_name",
+    )
+    .await;
     let list = s.ok("GET", "/api/v1/users", &t, None).await;
     assert_eq!(list["users"].as_array().unwrap().len(), 3);
     assert_eq!(
@@ -85,11 +69,15 @@ async fn resources_round_trip(b: Backend) {
         401,
         "auth_failed",
     );
-    assert_error(
-        &s.call("GET", "/api/v1/me", Some(&alice_token), None).await,
+    s.refused(
+        "GET",
+        "/api/v1/me",
+        Some(&alice_token),
+        None,
         401,
         "auth_failed",
-    );
+    )
+    .await;
     s.ok("POST", &format!("/api/v1/users/{alice}/enable"), &t, None)
         .await;
     assert_eq!(s.login(None, "alice", "Alice-passw0rd").await.status, 200);
@@ -135,15 +123,9 @@ async fn resources_round_trip(b: Backend) {
     .await;
 
     // Device groups.
-    let dg = s
-        .ok(
-            "POST",
-            "/api/v1/device-groups",
-            &t,
-            Some(json!({"name": "Servers"})),
-        )
+    let dgid = s
+        .create(&t, "/api/v1/device-groups", json!({"name": "Servers"}))
         .await;
-    let dgid = dg["id"].as_str().unwrap().to_owned();
     assert_eq!(
         s.ok("GET", "/api/v1/device-groups", &t, None).await["device_groups"]
             .as_array()
@@ -157,15 +139,9 @@ async fn resources_round_trip(b: Backend) {
     let rid = role["id"].as_str().unwrap().to_owned();
     let upd = s.ok("PUT", &format!("/api/v1/roles/{rid}"), &t, Some(json!({"name": "Viewers", "description": "look only", "purpose": "DeviceAccess", "permissions": ["RemoteSession", "ViewScreen"]}))).await;
     assert_eq!(upd["description"], "look only");
-    let copy = s
-        .ok(
-            "POST",
-            &format!("/api/v1/roles/{rid}/copy"),
-            &t,
-            Some(json!({})),
-        )
+    let copy_id = s
+        .create(&t, &format!("/api/v1/roles/{rid}/copy"), json!({}))
         .await;
-    let copy_id = copy["id"].as_str().unwrap().to_owned();
     assert_ne!(copy_id, rid);
     s.ok("GET", &format!("/api/v1/roles/{rid}"), &t, None).await;
 
@@ -197,23 +173,7 @@ async fn resources_round_trip(b: Backend) {
         !listed.to_string().contains(&key),
         "the key is not listed again"
     );
-    let dev = s
-        .started
-        .dir
-        .enroll_device(
-            &key,
-            Enrollment {
-                hostname: "host-1".into(),
-                os: "linux".into(),
-                agent_version: "0.1".into(),
-                keys: DeviceKeys {
-                    auth_ed25519: [1; 32],
-                    noise_x25519: [2; 32],
-                },
-            },
-        )
-        .await
-        .unwrap();
+    let dev = s.enroll(&key, "host-1", 1).await;
     let did = dev.id.to_string();
     let d = s
         .ok("GET", &format!("/api/v1/devices/{did}"), &t, None)
@@ -367,22 +327,26 @@ async fn resources_round_trip(b: Backend) {
         s.ok("GET", "/api/v1/sessions", &t, None).await["sessions"],
         json!([])
     );
-    assert_error(
-        &s.call("DELETE", "/api/v1/sessions/x", Some(&t), None).await,
+    s.refused(
+        "DELETE",
+        "/api/v1/sessions/x",
+        Some(&t),
+        None,
         404,
         "not_found",
-    );
+    )
+    .await;
 
     // Revoke needs the literal confirmation; then remove.
-    let bad = s
-        .call(
-            "POST",
-            &format!("/api/v1/packages/{pid}/revoke"),
-            Some(&t),
-            Some(json!({"confirm": "yes"})),
-        )
-        .await;
-    assert_error(&bad, 422, "revoke_confirmation_mismatch");
+    s.refused(
+        "POST",
+        &format!("/api/v1/packages/{pid}/revoke"),
+        Some(&t),
+        Some(json!({"confirm": "yes"})),
+        422,
+        "revoke_confirmation_mismatch",
+    )
+    .await;
     let rv = s
         .ok(
             "POST",
@@ -411,12 +375,15 @@ async fn resources_round_trip(b: Backend) {
         .await;
     s.ok("DELETE", &format!("/api/v1/users/{alice}"), &t, None)
         .await;
-    assert_error(
-        &s.call("GET", &format!("/api/v1/users/{alice}"), Some(&t), None)
-            .await,
+    s.refused(
+        "GET",
+        &format!("/api/v1/users/{alice}"),
+        Some(&t),
+        None,
         404,
         "not_found",
-    );
+    )
+    .await;
 
     // Audit: JSON and CSV.
     let all = s.ok("GET", "/api/v1/audit", &t, None).await;
@@ -464,14 +431,24 @@ async fn bad_input(b: Backend) {
         "the unknown field is named: {}",
         r.body
     );
-    let r = s
-        .call("GET", "/api/v1/audit?from=yesterday", Some(&t), None)
-        .await;
-    assert_error(&r, 400, "bad_request");
-    let r = s
-        .call("GET", "/api/v1/users/not-an-id", Some(&t), None)
-        .await;
-    assert_error(&r, 404, "not_found");
+    s.refused(
+        "GET",
+        "/api/v1/audit?from=yesterday",
+        Some(&t),
+        None,
+        400,
+        "bad_request",
+    )
+    .await;
+    s.refused(
+        "GET",
+        "/api/v1/users/not-an-id",
+        Some(&t),
+        None,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 both!(member_type_mfa_and_account_settings);
@@ -491,25 +468,23 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
     let up = s.ok("PUT", &path, &gm_t, Some(body)).await;
     assert_eq!(up["type"], "GroupManager");
     let (path, body) = put_type(&admin, "User");
-    assert_error(
-        &s.call("PUT", &path, Some(&gm_t), Some(body)).await,
-        403,
-        "not_permitted",
-    );
+    s.refused("PUT", &path, Some(&gm_t), Some(body), 403, "not_permitted")
+        .await;
     let (path, body) = put_type(&plain, "AccountAdministrator");
-    assert_error(
-        &s.call("PUT", &path, Some(&gm_t), Some(body)).await,
-        403,
-        "not_permitted",
-    );
+    s.refused("PUT", &path, Some(&gm_t), Some(body), 403, "not_permitted")
+        .await;
     let (path, body) = put_type(&plain, "Overlord");
     assert_eq!(s.call("PUT", &path, Some(&t), Some(body)).await.status, 400);
     let (path, body) = put_type(&plain, "User");
-    assert_error(
-        &s.call("PUT", &path, Some(&plain_t), Some(body)).await,
+    s.refused(
+        "PUT",
+        &path,
+        Some(&plain_t),
+        Some(body),
         403,
         "not_permitted",
-    );
+    )
+    .await;
     let (path, body) = put_type(&plain, "User");
     assert_eq!(
         s.ok("PUT", &path, &admin_t, Some(body)).await["type"],
@@ -517,11 +492,15 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
     );
     // Only the owner transfers ownership.
     let (path, body) = put_type(&gm, "AccountOwner");
-    assert_error(
-        &s.call("PUT", &path, Some(&admin_t), Some(body)).await,
+    s.refused(
+        "PUT",
+        &path,
+        Some(&admin_t),
+        Some(body),
         403,
         "not_permitted",
-    );
+    )
+    .await;
 
     // 2. MFA policy (administrator or higher) and 3. the per-user flag.
     let patch = |body| s.call("PATCH", "/api/v1/tenant", Some(&gm_t), Some(body));
@@ -532,24 +511,17 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
     );
     let mfa = |who: &str| format!("/api/v1/users/{who}/mfa");
     // Capability 6: under "Disabled" enabling per-user MFA is refused.
-    assert_error(
-        &s.call(
-            "PUT",
-            &mfa(&plain),
-            Some(&plain_t),
-            Some(json!({"enabled": true})),
-        )
-        .await,
+    s.refused(
+        "PUT",
+        &mfa(&plain),
+        Some(&plain_t),
+        Some(json!({"enabled": true})),
         422,
         "mfa_policy",
-    );
+    )
+    .await;
     let tn = s
-        .ok(
-            "PATCH",
-            "/api/v1/tenant",
-            &admin_t,
-            Some(json!({"mfa_policy": "PerUser"})),
-        )
+        .patch_tenant(&admin_t, json!({"mfa_policy": "PerUser"}))
         .await;
     assert_eq!(tn["mfa_policy"], "PerUser");
     // 002/004: users toggle "Email (MFA)" in their own profile; admins when editing a user.
@@ -566,74 +538,56 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
         .ok("PUT", &mfa(&plain), &gm_t, Some(json!({"enabled": false})))
         .await;
     assert_eq!(v["mfa_enabled"], false);
-    assert_error(
-        &s.call(
-            "PUT",
-            &mfa(&gm),
-            Some(&plain_t),
-            Some(json!({"enabled": true})),
-        )
-        .await,
+    s.refused(
+        "PUT",
+        &mfa(&gm),
+        Some(&plain_t),
+        Some(json!({"enabled": true})),
         403,
         "not_permitted",
-    );
-    s.ok(
-        "PATCH",
-        "/api/v1/tenant",
-        &t,
-        Some(json!({"mfa_policy": "Enforced"})),
     )
     .await;
+    s.patch_tenant(&t, json!({"mfa_policy": "Enforced"})).await;
     // 002/004: with Enforced "users cannot modify the Multi-Factor authentication settings".
-    assert_error(
-        &s.call(
-            "PUT",
-            &mfa(&plain),
-            Some(&t),
-            Some(json!({"enabled": true})),
-        )
-        .await,
+    s.refused(
+        "PUT",
+        &mfa(&plain),
+        Some(&t),
+        Some(json!({"enabled": true})),
         422,
         "mfa_policy",
-    );
-    s.ok(
-        "PATCH",
-        "/api/v1/tenant",
-        &t,
-        Some(json!({"mfa_policy": "Disabled"})),
     )
     .await;
+    s.patch_tenant(&t, json!({"mfa_policy": "Disabled"})).await;
 
     // Name and time zone: account configuration, owner only; the zone must be IANA.
-    assert_error(
-        &s.call(
-            "PATCH",
-            "/api/v1/tenant",
-            Some(&admin_t),
-            Some(json!({"name": "Mine"})),
-        )
-        .await,
+    s.refused(
+        "PATCH",
+        "/api/v1/tenant",
+        Some(&admin_t),
+        Some(json!({"name": "Mine"})),
         403,
         "not_permitted",
-    );
-    let bad = s
-        .call(
-            "PATCH",
-            "/api/v1/tenant",
-            Some(&t),
-            Some(json!({"name": "Renamed", "timezone": "Europe/Atlantis", "audit_enabled": false})),
-        )
-        .await;
-    assert_error(&bad, 422, "unknown_time_zone");
-    let blank = s
-        .call(
-            "PATCH",
-            "/api/v1/tenant",
-            Some(&t),
-            Some(json!({"name": "  "})),
-        )
-        .await;
-    assert_error(&blank, 400, "bad_request");
+    )
+    .await;
+    s.refused(
+        "PATCH",
+        "/api/v1/tenant",
+        Some(&t),
+        Some(json!({"name": "Renamed", "timezone": "Europe/Atlantis", "audit_enabled": false})),
+        422,
+        "unknown_time_zone",
+    )
+    .await;
+    s.refused(
+        "PATCH",
+        "/api/v1/tenant",
+        Some(&t),
+        Some(json!({"name": "  "})),
+        400,
+        "bad_request",
+    )
+    .await;
     let same = s.ok("GET", "/api/v1/tenant", &t, None).await;
     assert_eq!(same["name"], "Default", "a refused PATCH changes nothing");
     assert_eq!(
@@ -641,12 +595,7 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
         "a refused PATCH changes nothing"
     );
     let renamed = s
-        .ok(
-            "PATCH",
-            "/api/v1/tenant",
-            &t,
-            Some(json!({"name": "Acme", "timezone": "Asia/Tokyo"})),
-        )
+        .patch_tenant(&t, json!({"name": "Acme", "timezone": "Asia/Tokyo"}))
         .await;
     assert_eq!(
         (&renamed["name"], &renamed["timezone"]),
@@ -659,11 +608,8 @@ async fn member_type_mfa_and_account_settings(b: Backend) {
     let new_owner = s.ok("PUT", &path, &t, Some(body)).await;
     assert_eq!(new_owner["type"], "AccountOwner");
     for old in [&t, &admin_t] {
-        assert_error(
-            &s.call("GET", "/api/v1/me", Some(old), None).await,
-            401,
-            "auth_failed",
-        );
+        s.refused("GET", "/api/v1/me", Some(old), None, 401, "auth_failed")
+            .await;
     }
     let t2 = s.token("admin2", "Passw0rd-x").await;
     let tn = s.ok("GET", "/api/v1/tenant", &t2, None).await;

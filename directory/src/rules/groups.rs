@@ -15,19 +15,8 @@ pub fn check_user_group_name(
     name: &str,
     except: Option<UserGroupId>,
 ) -> Result<(), DirectoryError> {
-    if name.trim().is_empty() {
-        return Err(DirectoryError::NotAllowed("a group needs a name"));
-    }
-    if groups
-        .iter()
-        .any(|g| Some(g.id) != except && g.name.eq_ignore_ascii_case(name.trim()))
-    {
-        return Err(DirectoryError::DuplicateName {
-            kind: UserGroupId::KIND,
-            name: name.to_owned(),
-        });
-    }
-    Ok(())
+    let others = groups.iter().filter(|g| Some(g.id) != except);
+    check_group_name(UserGroupId::KIND, others.map(|g| g.name.as_str()), name)
 }
 
 /// Checks that `name` is not used by another device group of the tenant (case-insensitive).
@@ -36,15 +25,23 @@ pub fn check_device_group_name(
     name: &str,
     except: Option<DeviceGroupId>,
 ) -> Result<(), DirectoryError> {
+    let others = groups.iter().filter(|g| Some(g.id) != except);
+    check_group_name(DeviceGroupId::KIND, others.map(|g| g.name.as_str()), name)
+}
+
+/// Refuses a blank `name`, or one that a name of `others` equals (case-insensitive), as a
+/// `DuplicateName` of `kind`.
+fn check_group_name<'a>(
+    kind: &'static str,
+    mut others: impl Iterator<Item = &'a str>,
+    name: &str,
+) -> Result<(), DirectoryError> {
     if name.trim().is_empty() {
         return Err(DirectoryError::NotAllowed("a group needs a name"));
     }
-    if groups
-        .iter()
-        .any(|g| Some(g.id) != except && g.name.eq_ignore_ascii_case(name.trim()))
-    {
+    if others.any(|n| n.eq_ignore_ascii_case(name.trim())) {
         return Err(DirectoryError::DuplicateName {
-            kind: DeviceGroupId::KIND,
+            kind,
             name: name.to_owned(),
         });
     }

@@ -4,44 +4,35 @@
 //! The directory's set is wider (client type, invitations, administration); only session
 //! actions cross the wire. 003's "Terminal Mode" is the directory's `ExecuteCommand`, so that
 //! one permission sets both wire bits.
+//!
+//! The two enums stay apart on purpose: the wire's bit numbers are a shipped format (`Reboot` is
+//! bit 11 on the wire, 14 here), `codec` sits below the directory and cannot name its
+//! permissions, and the directory's set holds permissions that must never cross the wire. What
+//! they share, the names, is kept once: each wire machine name is the snake_case of the
+//! directory permission's seed label, and the mapping is derived from that.
+
+use std::sync::LazyLock;
 
 use crate::model::{Permission, PermissionSet};
 use switchboard_codec::permissions as wire;
 
-const PAIRS: [(Permission, wire::Permission); 17] = [
-    (Permission::RemoteSession, wire::Permission::RemoteSession),
-    (Permission::ViewScreen, wire::Permission::ViewScreen),
-    (
-        Permission::UseKeyboardMouse,
-        wire::Permission::UseKeyboardMouse,
-    ),
-    (
-        Permission::LockKeyboardMouse,
-        wire::Permission::LockKeyboardMouse,
-    ),
-    (Permission::BlankScreen, wire::Permission::BlankScreen),
-    (
-        Permission::TransferClipboard,
-        wire::Permission::TransferClipboard,
-    ),
-    (Permission::ExecuteCommand, wire::Permission::ExecuteCommand),
-    (Permission::ExecuteCommand, wire::Permission::TerminalMode),
-    (Permission::FileTransfer, wire::Permission::FileTransfer),
-    (
-        Permission::RemoteManagement,
-        wire::Permission::RemoteManagement,
-    ),
-    (Permission::Chat, wire::Permission::Chat),
-    (Permission::Tunnel, wire::Permission::Tunnel),
-    (Permission::Reboot, wire::Permission::Reboot),
-    (Permission::WakeUp, wire::Permission::WakeUp),
-    (Permission::LockUnlock, wire::Permission::LockUnlock),
-    (Permission::Calls, wire::Permission::Calls),
-    (
-        Permission::InstallationRequest,
-        wire::Permission::InstallationRequest,
-    ),
-];
+/// The wire's machine name of a seed label: snake_case (`"Lock/Unlock"` → `lock_unlock`).
+fn machine_name(label: &str) -> String {
+    label.to_lowercase().replace([' ', '/'], "_")
+}
+
+/// Each directory permission and the wire action it carries, derived from the one list of
+/// names (the seeds' labels) rather than kept by hand: a permission whose label's machine name
+/// is a wire action's name carries that action. 003's "Terminal Mode" is the directory's
+/// `ExecuteCommand`, the one pair names cannot give.
+static PAIRS: LazyLock<Vec<(Permission, wire::Permission)>> = LazyLock::new(|| {
+    let mut pairs: Vec<_> = Permission::ALL
+        .into_iter()
+        .filter_map(|p| wire::Permission::from_name(&machine_name(p.label())).map(|w| (p, w)))
+        .collect();
+    pairs.push((Permission::ExecuteCommand, wire::Permission::TerminalMode));
+    pairs
+});
 
 /// The session actions of `set`, for offers and tickets.
 pub fn to_wire(set: PermissionSet) -> wire::PermissionSet {
@@ -71,6 +62,10 @@ mod tests {
         for w in wire::Permission::ALL {
             assert!(PAIRS.iter().any(|(_, x)| *x == w), "{w}");
         }
+        // One pair per wire action: no label maps to two actions, none to a wrong one.
+        assert_eq!(PAIRS.len(), wire::Permission::ALL.len());
+        assert!(PAIRS.contains(&(Permission::LockUnlock, wire::Permission::LockUnlock)));
+        assert!(PAIRS.contains(&(Permission::ViewScreen, wire::Permission::ViewScreen)));
         let full = to_wire(PermissionSet::DEVICE_FULL);
         assert!(full.contains(wire::Permission::TerminalMode));
         assert!(full.contains(wire::Permission::Tunnel));

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::audit::append;
-use super::codec::{Rec, Tx, read, read_all, read_known};
+use super::codec::{Rec, Tx, duplicate_name, read};
+use super::groups::activated;
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{
@@ -47,8 +48,8 @@ impl Directory {
         let t = self.tenant_rec(tenant).await?.value;
         let sc = scope(tenant)?;
         let role: Option<Rec<Role>> = read(&*self.store, &sc, &keys::role(new.role)).await?;
-        let ugs = read_all::<UserGroup>(&*self.store, &sc, "ugroup/").await?;
-        let dgs = read_all::<DeviceGroup>(&*self.store, &sc, "dgroup/").await?;
+        let ugs = self.read_records::<UserGroup>(&sc).await?;
+        let dgs = self.read_records::<DeviceGroup>(&sc).await?;
         let now = self.now();
         let a = RoleAssignment {
             id: AssignmentId::new_random(),
@@ -96,15 +97,9 @@ impl Directory {
             ),
             None,
         )?;
-        tx.commit(&*self.store).await.map_err(|e| match e {
-            DirectoryError::Conflict { ref key, .. } if key.starts_with("name/") => {
-                DirectoryError::DuplicateName {
-                    kind: AssignmentId::KIND,
-                    name: a.name.clone(),
-                }
-            }
-            e => e,
-        })?;
+        tx.commit(&*self.store)
+            .await
+            .map_err(duplicate_name(AssignmentId::KIND, &a.name))?;
         Ok(a)
     }
 
@@ -114,16 +109,7 @@ impl Directory {
         tenant: TenantId,
         id: AssignmentId,
     ) -> Result<RoleAssignment, DirectoryError> {
-        let sc = scope(tenant)?;
-        Ok(read_known(
-            &*self.store,
-            &sc,
-            &keys::assignment(id),
-            AssignmentId::KIND,
-            id,
-        )
-        .await?
-        .value)
+        self.get_record(tenant, id).await
     }
 
     /// Every role assignment of the tenant.
@@ -131,8 +117,7 @@ impl Directory {
         &self,
         tenant: TenantId,
     ) -> Result<Vec<RoleAssignment>, DirectoryError> {
-        let all = read_all::<RoleAssignment>(&*self.store, &scope(tenant)?, "assign/").await?;
-        Ok(all.into_iter().map(|(_, r)| r.value).collect())
+        self.list_records(tenant).await
     }
 
     /// Activates or deactivates an assignment ("Disabling the role assignment does not remove
@@ -148,14 +133,7 @@ impl Directory {
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let rec: Rec<RoleAssignment> = read_known(
-                &*self.store,
-                &sc,
-                &keys::assignment(id),
-                AssignmentId::KIND,
-                id,
-            )
-            .await?;
+            let rec: Rec<RoleAssignment> = self.read_record(&sc, id).await?;
             let mut a = rec.value.clone();
             let mut tx = Tx::new(sc.clone());
             if active {
@@ -167,20 +145,10 @@ impl Directory {
             a.active = active;
             a.modified_at = self.now();
             tx.update(&keys::assignment(id), rec.version, &a)?;
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::RoleAssignment,
-                format!(
-                    "role assignment {:?} {}",
-                    a.name,
-                    if active { "activated" } else { "deactivated" }
-                ),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
+            let what = format!("role assignment {:?} {}", a.name, activated(active));
+            self.commit_audited(tx, &t, actor, AuditKind::RoleAssignment, what)
+                .await
+                .map(|_| ())
         })
         .await
     }
@@ -198,25 +166,11 @@ impl Directory {
             let sc = scope(tenant)?;
             let mut tx = Tx::new(sc.clone());
             for &id in ids {
-                let rec: Rec<RoleAssignment> = read_known(
-                    &*self.store,
-                    &sc,
-                    &keys::assignment(id),
-                    AssignmentId::KIND,
-                    id,
-                )
-                .await?;
+                let rec: Rec<RoleAssignment> = self.read_record(&sc, id).await?;
                 tx.remove(&keys::assignment(id), rec.version);
                 tx.delete(&keys::name("assign", &rec.value.name));
-                append(
-                    &mut tx,
-                    &t,
-                    self.now(),
-                    &actor.audit,
-                    AuditKind::RoleAssignment,
-                    format!("role assignment {:?} deleted", rec.value.name),
-                    None,
-                )?;
+                let what = format!("role assignment {:?} deleted", rec.value.name);
+                self.audit_change(&mut tx, &t, actor, AuditKind::RoleAssignment, what)?;
             }
             tx.commit(&*self.store).await.map(|_| ())
         })
@@ -241,33 +195,20 @@ impl Directory {
             let sc = scope(tenant)?;
             let mut tx = Tx::new(sc.clone());
             for &id in ids {
-                let rec: Rec<RoleAssignment> = read_known(
-                    &*self.store,
-                    &sc,
-                    &keys::assignment(id),
-                    AssignmentId::KIND,
-                    id,
-                )
-                .await?;
+                let rec: Rec<RoleAssignment> = self.read_record(&sc, id).await?;
                 let mut a = rec.value.clone();
                 a.schedule = schedule.clone();
                 a.modified_at = self.now();
                 tx.update(&keys::assignment(id), rec.version, &a)?;
             }
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::RoleAssignment,
-                format!(
-                    "schedule {} on {} role assignment(s)",
-                    if schedule.is_some() { "set" } else { "removed" },
-                    ids.len()
-                ),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
+            let what = format!(
+                "schedule {} on {} role assignment(s)",
+                if schedule.is_some() { "set" } else { "removed" },
+                ids.len()
+            );
+            self.commit_audited(tx, &t, actor, AuditKind::RoleAssignment, what)
+                .await
+                .map(|_| ())
         })
         .await
     }

@@ -12,7 +12,7 @@
 use jiff::{Timestamp, ToSpan, tz::TimeZone};
 
 use super::codec::{Rec, Tx, read};
-use super::{Directory, keys, scope};
+use super::{Actor, Directory, keys, scope};
 use crate::error::DirectoryError;
 use crate::model::{
     AuditActor, AuditId, AuditKind, AuditOutcome, AuditRecord, DeviceId, Tenant, TenantId, UserId,
@@ -89,6 +89,35 @@ pub(crate) fn append(
         session: None,
     };
     tx.put(&keys::audit(at, record.id), &record)
+}
+
+impl Directory {
+    /// Adds to `tx` the audit record of an administrative change `actor` makes now, about no
+    /// particular device (if the tenant's audit log is on).
+    pub(crate) fn audit_change(
+        &self,
+        tx: &mut Tx,
+        tenant: &Tenant,
+        actor: &Actor,
+        kind: AuditKind,
+        what: String,
+    ) -> Result<(), DirectoryError> {
+        append(tx, tenant, self.now(), &actor.audit, kind, what, None)
+    }
+
+    /// Adds the audit record of the change in `tx` (as [`Directory::audit_change`]) and
+    /// commits the batch; returns the new scope version.
+    pub(crate) async fn commit_audited(
+        &self,
+        mut tx: Tx,
+        tenant: &Tenant,
+        actor: &Actor,
+        kind: AuditKind,
+        what: String,
+    ) -> Result<u64, DirectoryError> {
+        self.audit_change(&mut tx, tenant, actor, kind, what)?;
+        tx.commit(&*self.store).await
+    }
 }
 
 /// The instant before which records are purged, for `now`.

@@ -83,6 +83,21 @@ pub(crate) async fn read_all<T: DeserializeOwned>(
         .collect()
 }
 
+/// Turns a conflict on the name-uniqueness index (`name/...`) into `DuplicateName` of `kind`;
+/// other errors pass through. For `map_err` on the commit of a named object.
+pub(crate) fn duplicate_name(
+    kind: &'static str,
+    name: &str,
+) -> impl FnOnce(DirectoryError) -> DirectoryError {
+    let name = name.to_owned();
+    move |e| match e {
+        DirectoryError::Conflict { ref key, .. } if key.starts_with("name/") => {
+            DirectoryError::DuplicateName { kind, name }
+        }
+        e => e,
+    }
+}
+
 /// A batch under construction, with typed helpers. Commit with [`Tx::commit`].
 #[derive(Debug)]
 pub(crate) struct Tx {

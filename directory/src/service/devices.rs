@@ -2,7 +2,7 @@
 //! and per-user favourites (bulk add / remove).
 
 use super::audit::append;
-use super::codec::{Rec, Tx, read, read_all, read_known};
+use super::codec::{Rec, Tx, read};
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{AuditKind, Device, DeviceId, EnrollmentState, Favourites, TenantId, UserId};
@@ -11,18 +11,12 @@ use crate::rules::user_types::Capability;
 impl Directory {
     /// Reads a device.
     pub async fn device(&self, tenant: TenantId, id: DeviceId) -> Result<Device, DirectoryError> {
-        let sc = scope(tenant)?;
-        Ok(
-            read_known(&*self.store, &sc, &keys::device(id), DeviceId::KIND, id)
-                .await?
-                .value,
-        )
+        self.get_record(tenant, id).await
     }
 
     /// Every device of the tenant.
     pub async fn devices(&self, tenant: TenantId) -> Result<Vec<Device>, DirectoryError> {
-        let all = read_all::<Device>(&*self.store, &scope(tenant)?, "device/").await?;
-        Ok(all.into_iter().map(|(_, r)| r.value).collect())
+        self.list_records(tenant).await
     }
 
     /// Enrolls a Pending device (the administrator's "Enroll").
@@ -70,27 +64,12 @@ impl Directory {
         id: DeviceId,
         change: impl Fn(&mut Device) -> Result<String, DirectoryError>,
     ) -> Result<(), DirectoryError> {
-        self.require(tenant, actor, Capability::ManageUsersAndDevices)
-            .await?;
-        retry(|| async {
-            let t = self.tenant_rec(tenant).await?.value;
-            let sc = scope(tenant)?;
-            let rec: Rec<Device> =
-                read_known(&*self.store, &sc, &keys::device(id), DeviceId::KIND, id).await?;
+        let capability = Capability::ManageUsersAndDevices;
+        self.write_device(tenant, actor, capability, id, |rec, tx| {
             let mut d = rec.value.clone();
             let what = change(&mut d)?;
-            let mut tx = Tx::new(sc);
             tx.update(&keys::device(id), rec.version, &d)?;
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Device,
-                what,
-                Some(id),
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
+            Ok(what)
         })
         .await
     }
@@ -103,24 +82,33 @@ impl Directory {
         actor: &Actor,
         id: DeviceId,
     ) -> Result<(), DirectoryError> {
-        self.require(tenant, actor, Capability::RemoveDevices)
-            .await?;
+        let capability = Capability::RemoveDevices;
+        self.write_device(tenant, actor, capability, id, |rec, tx| {
+            tx.remove(&keys::device(id), rec.version);
+            Ok(format!("device {:?} removed", rec.value.hostname))
+        })
+        .await
+    }
+
+    /// Reads a device, lets `write` add its change to the batch (returning the audit sentence,
+    /// or refusing) and commits it with the audit record; starts over on a lost race.
+    async fn write_device(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        capability: Capability,
+        id: DeviceId,
+        write: impl Fn(&Rec<Device>, &mut Tx) -> Result<String, DirectoryError>,
+    ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, capability).await?;
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let rec: Rec<Device> =
-                read_known(&*self.store, &sc, &keys::device(id), DeviceId::KIND, id).await?;
+            let rec: Rec<Device> = self.read_record(&sc, id).await?;
             let mut tx = Tx::new(sc);
-            tx.remove(&keys::device(id), rec.version);
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Device,
-                format!("device {:?} removed", rec.value.hostname),
-                Some(id),
-            )?;
+            let what = write(&rec, &mut tx)?;
+            let (now, by) = (self.now(), &actor.audit);
+            append(&mut tx, &t, now, by, AuditKind::Device, what, Some(id))?;
             tx.commit(&*self.store).await.map(|_| ())
         })
         .await
@@ -151,8 +139,7 @@ impl Directory {
             let mut tx = Tx::new(sc.clone());
             if add {
                 for &d in devices {
-                    let rec: Rec<Device> =
-                        read_known(&*self.store, &sc, &keys::device(d), DeviceId::KIND, d).await?;
+                    let rec: Rec<Device> = self.read_record(&sc, d).await?;
                     tx.expect(&keys::device(d), Some(rec.version));
                 }
             }

@@ -1,18 +1,21 @@
 //! User groups and device groups: create (unique names), rename, (de)activate, delete, and
 //! membership. Membership is stored on the member (`Membership::groups`, `Device::groups`), so
 //! deleting a group keeps every member; the deletion also drops the group from its members.
+//!
+//! Each action is written once, generic over the [`GroupKind`]; the public methods name the
+//! kind. Who may do what is `rules::user_types`; which groups are fixed is `rules::groups`.
 
 use std::collections::BTreeSet;
 
-use super::audit::append;
-use super::codec::{Rec, Tx, read_all, read_known};
+use super::codec::{Rec, Tx, duplicate_name};
+use super::group_kind::GroupKind;
+use super::records::TenantRecord;
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{
-    AuditKind, Device, DeviceGroup, DeviceGroupId, DeviceId, Membership, TenantId, UserGroup,
-    UserGroupId, UserGroupKind, UserId,
+    AuditKind, DeviceGroup, DeviceGroupId, DeviceId, Membership, TenantId, UserGroup, UserGroupId,
+    UserId,
 };
-use crate::rules::groups::check_manual_membership;
 use crate::rules::user_types::Capability;
 
 fn check_name(name: &str) -> Result<String, DirectoryError> {
@@ -25,14 +28,9 @@ fn check_name(name: &str) -> Result<String, DirectoryError> {
     Ok(name.to_owned())
 }
 
-fn duplicate(kind: &'static str, name: &str) -> impl FnOnce(DirectoryError) -> DirectoryError {
-    let name = name.to_owned();
-    move |e| match e {
-        DirectoryError::Conflict { ref key, .. } if key.starts_with("name/") => {
-            DirectoryError::DuplicateName { kind, name }
-        }
-        e => e,
-    }
+/// The audit word for (de)activating something.
+pub(crate) fn activated(active: bool) -> &'static str {
+    if active { "activated" } else { "deactivated" }
 }
 
 impl Directory {
@@ -44,33 +42,7 @@ impl Directory {
         name: &str,
         description: &str,
     ) -> Result<UserGroup, DirectoryError> {
-        self.require(tenant, actor, Capability::Administer).await?;
-        let name = check_name(name)?;
-        let t = self.tenant_rec(tenant).await?.value;
-        let group = UserGroup {
-            id: UserGroupId::new_random(),
-            tenant,
-            name: name.clone(),
-            description: description.to_owned(),
-            active: true,
-            kind: UserGroupKind::Local,
-        };
-        let mut tx = Tx::new(scope(tenant)?);
-        tx.create(&keys::name("ugroup", &name), &group.id)?;
-        tx.create(&keys::ugroup(group.id), &group)?;
-        append(
-            &mut tx,
-            &t,
-            self.now(),
-            &actor.audit,
-            AuditKind::Group,
-            format!("user group {name:?} created"),
-            None,
-        )?;
-        tx.commit(&*self.store)
-            .await
-            .map_err(duplicate(UserGroupId::KIND, &name))?;
-        Ok(group)
+        self.create_group(tenant, actor, name, description).await
     }
 
     /// Creates a device group.
@@ -81,33 +53,7 @@ impl Directory {
         name: &str,
         description: &str,
     ) -> Result<DeviceGroup, DirectoryError> {
-        self.require(tenant, actor, Capability::Administer).await?;
-        let name = check_name(name)?;
-        let t = self.tenant_rec(tenant).await?.value;
-        let group = DeviceGroup {
-            id: DeviceGroupId::new_random(),
-            tenant,
-            name: name.clone(),
-            description: description.to_owned(),
-            active: true,
-            everything: false,
-        };
-        let mut tx = Tx::new(scope(tenant)?);
-        tx.create(&keys::name("dgroup", &name), &group.id)?;
-        tx.create(&keys::dgroup(group.id), &group)?;
-        append(
-            &mut tx,
-            &t,
-            self.now(),
-            &actor.audit,
-            AuditKind::Group,
-            format!("device group {name:?} created"),
-            None,
-        )?;
-        tx.commit(&*self.store)
-            .await
-            .map_err(duplicate(DeviceGroupId::KIND, &name))?;
-        Ok(group)
+        self.create_group(tenant, actor, name, description).await
     }
 
     /// Reads a user group.
@@ -116,12 +62,7 @@ impl Directory {
         tenant: TenantId,
         id: UserGroupId,
     ) -> Result<UserGroup, DirectoryError> {
-        let sc = scope(tenant)?;
-        Ok(
-            read_known(&*self.store, &sc, &keys::ugroup(id), UserGroupId::KIND, id)
-                .await?
-                .value,
-        )
+        self.get_record(tenant, id).await
     }
 
     /// Reads a device group.
@@ -130,22 +71,12 @@ impl Directory {
         tenant: TenantId,
         id: DeviceGroupId,
     ) -> Result<DeviceGroup, DirectoryError> {
-        let sc = scope(tenant)?;
-        Ok(read_known(
-            &*self.store,
-            &sc,
-            &keys::dgroup(id),
-            DeviceGroupId::KIND,
-            id,
-        )
-        .await?
-        .value)
+        self.get_record(tenant, id).await
     }
 
     /// Every user group of the tenant (`Everyone` included).
     pub async fn user_groups(&self, tenant: TenantId) -> Result<Vec<UserGroup>, DirectoryError> {
-        let all = read_all::<UserGroup>(&*self.store, &scope(tenant)?, "ugroup/").await?;
-        Ok(all.into_iter().map(|(_, r)| r.value).collect())
+        self.list_records(tenant).await
     }
 
     /// Every device group of the tenant (`Everything` included).
@@ -153,8 +84,7 @@ impl Directory {
         &self,
         tenant: TenantId,
     ) -> Result<Vec<DeviceGroup>, DirectoryError> {
-        let all = read_all::<DeviceGroup>(&*self.store, &scope(tenant)?, "dgroup/").await?;
-        Ok(all.into_iter().map(|(_, r)| r.value).collect())
+        self.list_records(tenant).await
     }
 
     /// Activates or deactivates a user group (an inactive group makes every assignment through
@@ -166,35 +96,8 @@ impl Directory {
         id: UserGroupId,
         active: bool,
     ) -> Result<(), DirectoryError> {
-        self.require(tenant, actor, Capability::Administer).await?;
-        retry(|| async {
-            let t = self.tenant_rec(tenant).await?.value;
-            let sc = scope(tenant)?;
-            let rec: Rec<UserGroup> =
-                read_known(&*self.store, &sc, &keys::ugroup(id), UserGroupId::KIND, id).await?;
-            if rec.value.is_everyone() {
-                return Err(DirectoryError::BuiltinGroupImmutable);
-            }
-            let mut g = rec.value.clone();
-            g.active = active;
-            let mut tx = Tx::new(sc);
-            tx.update(&keys::ugroup(id), rec.version, &g)?;
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Group,
-                format!(
-                    "user group {:?} {}",
-                    g.name,
-                    if active { "activated" } else { "deactivated" }
-                ),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
-        })
-        .await
+        self.set_group_active::<UserGroup>(tenant, actor, id, active)
+            .await
     }
 
     /// Activates or deactivates a device group (not the built-in `Everything`).
@@ -205,41 +108,8 @@ impl Directory {
         id: DeviceGroupId,
         active: bool,
     ) -> Result<(), DirectoryError> {
-        self.require(tenant, actor, Capability::Administer).await?;
-        retry(|| async {
-            let t = self.tenant_rec(tenant).await?.value;
-            let sc = scope(tenant)?;
-            let rec: Rec<DeviceGroup> = read_known(
-                &*self.store,
-                &sc,
-                &keys::dgroup(id),
-                DeviceGroupId::KIND,
-                id,
-            )
-            .await?;
-            if rec.value.everything {
-                return Err(DirectoryError::BuiltinGroupImmutable);
-            }
-            let mut g = rec.value.clone();
-            g.active = active;
-            let mut tx = Tx::new(sc);
-            tx.update(&keys::dgroup(id), rec.version, &g)?;
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Group,
-                format!(
-                    "device group {:?} {}",
-                    g.name,
-                    if active { "activated" } else { "deactivated" }
-                ),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
-        })
-        .await
+        self.set_group_active::<DeviceGroup>(tenant, actor, id, active)
+            .await
     }
 
     /// Adds users to a local user group (each membership updated with compare-and-set).
@@ -250,7 +120,7 @@ impl Directory {
         group: UserGroupId,
         users: &[UserId],
     ) -> Result<(), DirectoryError> {
-        self.edit_user_group_members(tenant, actor, group, users, true)
+        self.edit_group_members::<UserGroup>(tenant, actor, group, users, true)
             .await
     }
 
@@ -262,69 +132,8 @@ impl Directory {
         group: UserGroupId,
         users: &[UserId],
     ) -> Result<(), DirectoryError> {
-        self.edit_user_group_members(tenant, actor, group, users, false)
+        self.edit_group_members::<UserGroup>(tenant, actor, group, users, false)
             .await
-    }
-
-    async fn edit_user_group_members(
-        &self,
-        tenant: TenantId,
-        actor: &Actor,
-        group: UserGroupId,
-        users: &[UserId],
-        add: bool,
-    ) -> Result<(), DirectoryError> {
-        self.require(tenant, actor, Capability::ManageUsersAndDevices)
-            .await?;
-        retry(|| async {
-            let t = self.tenant_rec(tenant).await?.value;
-            let sc = scope(tenant)?;
-            let g: Rec<UserGroup> = read_known(
-                &*self.store,
-                &sc,
-                &keys::ugroup(group),
-                UserGroupId::KIND,
-                group,
-            )
-            .await?;
-            // Built-ins have no stored members; directory groups sync their own.
-            check_manual_membership(&g.value)?;
-            let mut tx = Tx::new(sc.clone());
-            // The group must still exist when the members are written.
-            tx.expect(&keys::ugroup(group), Some(g.version));
-            for &u in users {
-                let m: Rec<Membership> =
-                    read_known(&*self.store, &sc, &keys::member(u), UserId::KIND, u).await?;
-                let mut m2 = m.value.clone();
-                let changed = if add {
-                    m2.groups.insert(group)
-                } else {
-                    m2.groups.remove(&group)
-                };
-                if changed {
-                    m2.modified_at = self.now();
-                    m2.modified_by = actor.user_id();
-                    tx.update(&keys::member(u), m.version, &m2)?;
-                }
-            }
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Group,
-                format!(
-                    "{} {} user(s) {} group {:?}",
-                    if add { "added" } else { "removed" },
-                    users.len(),
-                    if add { "to" } else { "from" },
-                    g.value.name
-                ),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
-        })
-        .await
     }
 
     /// Adds devices to / removes devices from a device group.
@@ -336,55 +145,8 @@ impl Directory {
         devices: &[DeviceId],
         add: bool,
     ) -> Result<(), DirectoryError> {
-        self.require(tenant, actor, Capability::ManageUsersAndDevices)
-            .await?;
-        retry(|| async {
-            let t = self.tenant_rec(tenant).await?.value;
-            let sc = scope(tenant)?;
-            let g: Rec<DeviceGroup> = read_known(
-                &*self.store,
-                &sc,
-                &keys::dgroup(group),
-                DeviceGroupId::KIND,
-                group,
-            )
-            .await?;
-            if g.value.everything {
-                return Err(DirectoryError::BuiltinGroupImmutable);
-            }
-            let mut tx = Tx::new(sc.clone());
-            tx.expect(&keys::dgroup(group), Some(g.version));
-            for &d in devices {
-                let rec: Rec<Device> =
-                    read_known(&*self.store, &sc, &keys::device(d), DeviceId::KIND, d).await?;
-                let mut dev = rec.value.clone();
-                let changed = if add {
-                    dev.groups.insert(group)
-                } else {
-                    dev.groups.remove(&group)
-                };
-                if changed {
-                    tx.update(&keys::device(d), rec.version, &dev)?;
-                }
-            }
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Group,
-                format!(
-                    "{} {} device(s) {} group {:?}",
-                    if add { "added" } else { "removed" },
-                    devices.len(),
-                    if add { "to" } else { "from" },
-                    g.value.name
-                ),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
-        })
-        .await
+        self.edit_group_members::<DeviceGroup>(tenant, actor, group, devices, add)
+            .await
     }
 
     /// Deletes a user group; its members stay (the group is dropped from their memberships).
@@ -394,37 +156,7 @@ impl Directory {
         actor: &Actor,
         id: UserGroupId,
     ) -> Result<(), DirectoryError> {
-        self.require(tenant, actor, Capability::Administer).await?;
-        retry(|| async {
-            let t = self.tenant_rec(tenant).await?.value;
-            let sc = scope(tenant)?;
-            let g: Rec<UserGroup> =
-                read_known(&*self.store, &sc, &keys::ugroup(id), UserGroupId::KIND, id).await?;
-            if g.value.is_everyone() {
-                return Err(DirectoryError::BuiltinGroupImmutable);
-            }
-            let mut tx = Tx::new(sc.clone());
-            tx.remove(&keys::ugroup(id), g.version);
-            tx.delete(&keys::name("ugroup", &g.value.name));
-            for (k, m) in read_all::<Membership>(&*self.store, &sc, "member/").await? {
-                if m.value.groups.contains(&id) {
-                    let mut m2 = m.value.clone();
-                    m2.groups.remove(&id);
-                    tx.update(&k, m.version, &m2)?;
-                }
-            }
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Group,
-                format!("user group {:?} deleted", g.value.name),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
-        })
-        .await
+        self.delete_group::<UserGroup>(tenant, actor, id).await
     }
 
     /// Deletes a device group; its devices stay.
@@ -434,43 +166,7 @@ impl Directory {
         actor: &Actor,
         id: DeviceGroupId,
     ) -> Result<(), DirectoryError> {
-        self.require(tenant, actor, Capability::Administer).await?;
-        retry(|| async {
-            let t = self.tenant_rec(tenant).await?.value;
-            let sc = scope(tenant)?;
-            let g: Rec<DeviceGroup> = read_known(
-                &*self.store,
-                &sc,
-                &keys::dgroup(id),
-                DeviceGroupId::KIND,
-                id,
-            )
-            .await?;
-            if g.value.everything {
-                return Err(DirectoryError::BuiltinGroupImmutable);
-            }
-            let mut tx = Tx::new(sc.clone());
-            tx.remove(&keys::dgroup(id), g.version);
-            tx.delete(&keys::name("dgroup", &g.value.name));
-            for (k, d) in read_all::<Device>(&*self.store, &sc, "device/").await? {
-                if d.value.groups.contains(&id) {
-                    let mut d2 = d.value.clone();
-                    d2.groups.remove(&id);
-                    tx.update(&k, d.version, &d2)?;
-                }
-            }
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Group,
-                format!("device group {:?} deleted", g.value.name),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
-        })
-        .await
+        self.delete_group::<DeviceGroup>(tenant, actor, id).await
     }
 
     /// The members of a user group (explicit memberships; `Everyone` lists every member).
@@ -480,11 +176,137 @@ impl Directory {
         id: UserGroupId,
     ) -> Result<BTreeSet<UserId>, DirectoryError> {
         let g = self.user_group(tenant, id).await?;
-        let all = read_all::<Membership>(&*self.store, &scope(tenant)?, "member/").await?;
+        let all = self.list_records::<Membership>(tenant).await?;
         Ok(all
             .into_iter()
-            .filter(|(_, m)| g.is_everyone() || m.value.groups.contains(&id))
-            .map(|(_, m)| m.value.user)
+            .filter(|m| g.is_everyone() || m.groups.contains(&id))
+            .map(|m| m.user)
             .collect())
+    }
+
+    async fn create_group<G: GroupKind>(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        name: &str,
+        description: &str,
+    ) -> Result<G, DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
+        let name = check_name(name)?;
+        let t = self.tenant_rec(tenant).await?.value;
+        let group = G::new_local(tenant, name.clone(), description.to_owned());
+        let mut tx = Tx::new(scope(tenant)?);
+        tx.create(&keys::name(G::NAME_KIND, &name), &group.id())?;
+        tx.create(&G::key(group.id()), &group)?;
+        let what = format!("{} {name:?} created", G::LABEL);
+        self.commit_audited(tx, &t, actor, AuditKind::Group, what)
+            .await
+            .map_err(duplicate_name(G::KIND, &name))?;
+        Ok(group)
+    }
+
+    async fn set_group_active<G: GroupKind>(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        id: G::Id,
+        active: bool,
+    ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
+        retry(|| async {
+            let t = self.tenant_rec(tenant).await?.value;
+            let sc = scope(tenant)?;
+            let rec: Rec<G> = self.read_record(&sc, id).await?;
+            if rec.value.is_builtin() {
+                return Err(DirectoryError::BuiltinGroupImmutable);
+            }
+            let mut g = rec.value.clone();
+            g.set_active(active);
+            let mut tx = Tx::new(sc);
+            tx.update(&G::key(id), rec.version, &g)?;
+            let what = format!("{} {:?} {}", G::LABEL, g.name(), activated(active));
+            self.commit_audited(tx, &t, actor, AuditKind::Group, what)
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn edit_group_members<G: GroupKind>(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        group: G::Id,
+        members: &[<G::Member as TenantRecord>::Id],
+        add: bool,
+    ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::ManageUsersAndDevices)
+            .await?;
+        retry(|| async {
+            let t = self.tenant_rec(tenant).await?.value;
+            let sc = scope(tenant)?;
+            let g: Rec<G> = self.read_record(&sc, group).await?;
+            g.value.check_manual_membership()?;
+            let mut tx = Tx::new(sc.clone());
+            // The group must still exist when the members are written.
+            tx.expect(&G::key(group), Some(g.version));
+            for &id in members {
+                let m: Rec<G::Member> = self.read_record(&sc, id).await?;
+                let mut m2 = m.value.clone();
+                let groups = G::groups_of(&mut m2);
+                let changed = if add {
+                    groups.insert(group)
+                } else {
+                    groups.remove(&group)
+                };
+                if changed {
+                    G::touch(&mut m2, self.now(), actor.user_id());
+                    tx.update(&G::Member::key(id), m.version, &m2)?;
+                }
+            }
+            let what = format!(
+                "{} {} {} {} group {:?}",
+                if add { "added" } else { "removed" },
+                members.len(),
+                G::MEMBERS,
+                if add { "to" } else { "from" },
+                g.value.name()
+            );
+            self.commit_audited(tx, &t, actor, AuditKind::Group, what)
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn delete_group<G: GroupKind>(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        id: G::Id,
+    ) -> Result<(), DirectoryError> {
+        self.require(tenant, actor, Capability::Administer).await?;
+        retry(|| async {
+            let t = self.tenant_rec(tenant).await?.value;
+            let sc = scope(tenant)?;
+            let g: Rec<G> = self.read_record(&sc, id).await?;
+            if g.value.is_builtin() {
+                return Err(DirectoryError::BuiltinGroupImmutable);
+            }
+            let mut tx = Tx::new(sc.clone());
+            tx.remove(&G::key(id), g.version);
+            tx.delete(&keys::name(G::NAME_KIND, g.value.name()));
+            for (k, m) in self.read_records::<G::Member>(&sc).await? {
+                let mut m2 = m.value.clone();
+                if G::groups_of(&mut m2).remove(&id) {
+                    tx.update(&k, m.version, &m2)?;
+                }
+            }
+            let what = format!("{} {:?} deleted", G::LABEL, g.value.name());
+            self.commit_audited(tx, &t, actor, AuditKind::Group, what)
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 }

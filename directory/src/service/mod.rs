@@ -13,9 +13,9 @@
 //! first and the tenant second, so a crash in between leaves at worst an identity without a
 //! membership (inert), never a membership without an identity.
 //!
-//! Layout: `keys` (key shapes), `codec` (JSON records and batches), `tenants`, `users`,
-//! `credentials` (TOTP, recovery codes),
-//! `groups`, `devices`, `roles`, `assignments`, `packages`, `ondemand`, `audit`, `snapshot`.
+//! Layout: `keys` (key shapes), `codec` (JSON records and batches), `records` (typed reads of
+//! per-id records), `tenants`, `users`, `credentials` (TOTP, recovery codes), `groups` (with
+//! `group_kind`: what differs between user and device groups), `devices`, `roles`, `assignments`, `packages`, `ondemand`, `audit`, `snapshot`.
 //! This module holds no socket, actor or clock of its own: time comes from a [`Clock`].
 
 mod assignments;
@@ -23,10 +23,12 @@ mod audit;
 mod codec;
 mod credentials;
 mod devices;
+mod group_kind;
 mod groups;
 mod keys;
 mod ondemand;
 mod packages;
+mod records;
 mod roles;
 mod snapshot;
 mod tenants;

@@ -7,7 +7,7 @@
 //! key alone.
 
 use super::audit::append;
-use super::codec::{Rec, Tx, read, read_all, read_known};
+use super::codec::{Rec, Tx, read};
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{AuditKind, OnDemandId, OnDemandSession, TenantId, UserId};
@@ -100,14 +100,13 @@ impl Directory {
         live_only: bool,
     ) -> Result<Vec<OnDemandSession>, DirectoryError> {
         let now = self.now();
-        let mut all: Vec<OnDemandSession> =
-            read_all::<OnDemandSession>(&*self.store, &scope(tenant)?, "ondemand/")
-                .await?
-                .into_iter()
-                .map(|(_, r)| r.value)
-                .filter(|s| created_by.is_none_or(|u| s.created_by == u))
-                .filter(|s| !live_only || !is_dead(s, now))
-                .collect();
+        let mut all: Vec<OnDemandSession> = self
+            .list_records::<OnDemandSession>(tenant)
+            .await?
+            .into_iter()
+            .filter(|s| created_by.is_none_or(|u| s.created_by == u))
+            .filter(|s| !live_only || !is_dead(s, now))
+            .collect();
         all.sort_by_key(|s| (s.created_at, s.id));
         Ok(all)
     }
@@ -123,15 +122,7 @@ impl Directory {
         let Some(idx) = idx else {
             return Err(DirectoryError::unknown(OnDemandId::KIND, "(key)"));
         };
-        let s: Rec<OnDemandSession> = read_known(
-            &*self.store,
-            &scope(idx.value.tenant)?,
-            &keys::ondemand(idx.value.id),
-            OnDemandId::KIND,
-            idx.value.id,
-        )
-        .await?;
-        Ok(s.value)
+        self.get_record(idx.value.tenant, idx.value.id).await
     }
 
     /// The end user's agent joins the queue with the key (refused once expired or used).
@@ -158,8 +149,7 @@ impl Directory {
     ) -> Result<(), DirectoryError> {
         let sc = scope(tenant)?;
         retry(|| async {
-            let rec: Rec<OnDemandSession> =
-                read_known(&*self.store, &sc, &keys::ondemand(id), OnDemandId::KIND, id).await?;
+            let rec: Rec<OnDemandSession> = self.read_record(&sc, id).await?;
             let mut s = rec.value.clone();
             ondemand_key::finish(&mut s);
             let mut tx = Tx::new(sc.clone());
@@ -178,14 +168,7 @@ impl Directory {
         let sc = scope(found.tenant)?;
         let done = retry(|| async {
             let now = self.now();
-            let rec: Rec<OnDemandSession> = read_known(
-                &*self.store,
-                &sc,
-                &keys::ondemand(found.id),
-                OnDemandId::KIND,
-                found.id,
-            )
-            .await?;
+            let rec: Rec<OnDemandSession> = self.read_record(&sc, found.id).await?;
             let mut s = rec.value.clone();
             match step {
                 Step::Join => ondemand_key::join(&mut s, now)?,

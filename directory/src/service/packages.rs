@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 
 use super::audit::append;
-use super::codec::{Rec, Tx, read, read_all, read_known};
+use super::codec::{Rec, Tx, duplicate_name, read, read_all, read_known};
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::{DirectoryError, EnrollmentRefusal, QuotaKind};
 use crate::model::{
@@ -151,8 +151,7 @@ impl Directory {
         let sc = scope(tenant)?;
         let mut tx = Tx::new(sc.clone());
         if let Some(g) = new.target_group {
-            let rec: Rec<crate::model::DeviceGroup> =
-                read_known(&*self.store, &sc, &keys::dgroup(g), DeviceGroupId::KIND, g).await?;
+            let rec: Rec<crate::model::DeviceGroup> = self.read_record(&sc, g).await?;
             tx.expect(&keys::dgroup(g), Some(rec.version));
         }
         if read::<PackageId>(&*self.store, &sc, &keys::name("package", &name))
@@ -215,15 +214,7 @@ impl Directory {
                     .store
                     .delete(&Scope::global(), &keys::package_key(&p.key_hash))
                     .await;
-                Err(match e {
-                    DirectoryError::Conflict { ref key, .. } if key.starts_with("name/") => {
-                        DirectoryError::DuplicateName {
-                            kind: PackageId::KIND,
-                            name,
-                        }
-                    }
-                    e => e,
-                })
+                Err(duplicate_name(PackageId::KIND, &name)(e))
             }
         }
     }
@@ -234,12 +225,7 @@ impl Directory {
         tenant: TenantId,
         id: PackageId,
     ) -> Result<DeploymentPackage, DirectoryError> {
-        let sc = scope(tenant)?;
-        Ok(
-            read_known(&*self.store, &sc, &keys::package(id), PackageId::KIND, id)
-                .await?
-                .value,
-        )
+        self.get_record(tenant, id).await
     }
 
     /// Every deployment package of the tenant, by name, without key hashes (Account
@@ -251,7 +237,7 @@ impl Directory {
     ) -> Result<Vec<PackageSummary>, DirectoryError> {
         self.require(tenant, actor, Capability::Administer).await?;
         let sc = scope(tenant)?;
-        let packages = read_all::<DeploymentPackage>(&*self.store, &sc, "package/").await?;
+        let packages = self.read_records::<DeploymentPackage>(&sc).await?;
         let counts: std::collections::HashMap<String, u32> =
             read_all::<u32>(&*self.store, &sc, "pkgcount/")
                 .await?
@@ -260,7 +246,7 @@ impl Directory {
                 .collect();
         let mut per_package: std::collections::HashMap<PackageId, u32> =
             std::collections::HashMap::new();
-        for (_, d) in read_all::<Device>(&*self.store, &sc, "device/").await? {
+        for (_, d) in self.read_records::<Device>(&sc).await? {
             if let Some(p) = d.value.package {
                 *per_package.entry(p).or_default() += 1;
             }
@@ -291,7 +277,8 @@ impl Directory {
         let enrolled = read::<u32>(&*self.store, &sc, &keys::package_count(id))
             .await?
             .map_or(0, |c| c.value);
-        let n = read_all::<Device>(&*self.store, &sc, "device/")
+        let n = self
+            .read_records::<Device>(&sc)
             .await?
             .iter()
             .filter(|(_, d)| d.value.package == Some(id))
@@ -346,7 +333,8 @@ impl Directory {
             // Read before the devices: a concurrent enrollment that commits after this read
             // makes our batch fail its precondition, so the quota is checked again.
             let seq: Option<Rec<u64>> = read(&*self.store, &sc, ENROLLMENT_SEQUENCE).await?;
-            let devices: Vec<Device> = read_all::<Device>(&*self.store, &sc, "device/")
+            let devices: Vec<Device> = self
+                .read_records::<Device>(&sc)
                 .await?
                 .into_iter()
                 .map(|(_, r)| r.value)
@@ -420,10 +408,9 @@ impl Directory {
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let p: Rec<DeploymentPackage> =
-                read_known(&*self.store, &sc, &keys::package(id), PackageId::KIND, id).await?;
+            let p: Rec<DeploymentPackage> = self.read_record(&sc, id).await?;
             let now = self.now();
-            let all = read_all::<Device>(&*self.store, &sc, "device/").await?;
+            let all = self.read_records::<Device>(&sc).await?;
             let mut devices: Vec<Device> = all.iter().map(|(_, r)| r.value.clone()).collect();
             let mut p2 = p.value.clone();
             let revoked = revoke(&mut p2, &mut devices, confirmation, now)?;
@@ -465,10 +452,10 @@ impl Directory {
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let p: Rec<DeploymentPackage> =
-                read_known(&*self.store, &sc, &keys::package(id), PackageId::KIND, id).await?;
+            let p: Rec<DeploymentPackage> = self.read_record(&sc, id).await?;
             let count: Option<Rec<u32>> = read(&*self.store, &sc, &keys::package_count(id)).await?;
-            let associated = read_all::<Device>(&*self.store, &sc, "device/")
+            let associated = self
+                .read_records::<Device>(&sc)
                 .await?
                 .iter()
                 .filter(|(_, d)| d.value.package == Some(id))
@@ -480,16 +467,9 @@ impl Directory {
             if let Some(c) = count {
                 tx.remove(&keys::package_count(id), c.version);
             }
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Package,
-                format!("deployment package {:?} removed", p.value.name),
-                None,
-            )?;
-            tx.commit(&*self.store).await?;
+            let what = format!("deployment package {:?} removed", p.value.name);
+            self.commit_audited(tx, &t, actor, AuditKind::Package, what)
+                .await?;
             self.store
                 .delete(&Scope::global(), &keys::package_key(&p.value.key_hash))
                 .await?;

@@ -2,26 +2,12 @@
 //! never the purpose), copy ("Copy of <name> role"), delete (dependent assignments are disabled,
 //! not deleted, and their names returned), and the application catalogue.
 
-use super::audit::append;
-use super::codec::{Rec, Tx, read_all, read_known};
+use super::codec::{Rec, Tx, duplicate_name};
 use super::{Actor, Directory, keys, retry, scope};
 use crate::error::DirectoryError;
 use crate::model::{AuditKind, Role, RoleAssignment, RoleId, TenantId};
 use crate::rules::roles::{apply_role_deletion, check_role_update, copy_role, validate_role};
 use crate::rules::user_types::Capability;
-
-fn duplicate_role(name: &str) -> impl FnOnce(DirectoryError) -> DirectoryError {
-    let name = name.to_owned();
-    move |e| match e {
-        DirectoryError::Conflict { ref key, .. } if key.starts_with("name/") => {
-            DirectoryError::DuplicateName {
-                kind: RoleId::KIND,
-                name,
-            }
-        }
-        e => e,
-    }
-}
 
 impl Directory {
     /// Creates a custom role. The id, tenant, `system` and creation instant of `role` are set
@@ -54,35 +40,21 @@ impl Directory {
         let mut tx = Tx::new(scope(tenant)?);
         tx.create(&keys::name("role", &role.name), &role.id)?;
         tx.create(&keys::role(role.id), role)?;
-        append(
-            &mut tx,
-            &t,
-            self.now(),
-            &actor.audit,
-            AuditKind::Role,
-            format!("role {:?} {verb}", role.name),
-            None,
-        )?;
-        tx.commit(&*self.store)
+        let what = format!("role {:?} {verb}", role.name);
+        self.commit_audited(tx, &t, actor, AuditKind::Role, what)
             .await
-            .map_err(duplicate_role(&role.name))?;
+            .map_err(duplicate_name(RoleId::KIND, &role.name))?;
         Ok(())
     }
 
     /// Reads a role.
     pub async fn role(&self, tenant: TenantId, id: RoleId) -> Result<Role, DirectoryError> {
-        let sc = scope(tenant)?;
-        Ok(
-            read_known(&*self.store, &sc, &keys::role(id), RoleId::KIND, id)
-                .await?
-                .value,
-        )
+        self.get_record(tenant, id).await
     }
 
     /// Every role of the tenant, system roles included.
     pub async fn roles(&self, tenant: TenantId) -> Result<Vec<Role>, DirectoryError> {
-        let all = read_all::<Role>(&*self.store, &scope(tenant)?, "role/").await?;
-        Ok(all.into_iter().map(|(_, r)| r.value).collect())
+        self.list_records(tenant).await
     }
 
     /// Replaces a custom role (system roles and purposes are immutable; a rename must stay
@@ -97,8 +69,7 @@ impl Directory {
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let old: Rec<Role> =
-                read_known(&*self.store, &sc, &keys::role(new.id), RoleId::KIND, new.id).await?;
+            let old: Rec<Role> = self.read_record(&sc, new.id).await?;
             let mut new = new.clone();
             new.name = new.name.trim().to_owned();
             new.created_at = old.value.created_at;
@@ -111,18 +82,10 @@ impl Directory {
                 tx.delete(&old_name);
                 tx.create(&new_name, &new.id)?;
             }
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Role,
-                format!("role {:?} edited", new.name),
-                None,
-            )?;
-            tx.commit(&*self.store)
+            let what = format!("role {:?} edited", new.name);
+            self.commit_audited(tx, &t, actor, AuditKind::Role, what)
                 .await
-                .map_err(duplicate_role(&new.name))?;
+                .map_err(duplicate_name(RoleId::KIND, &new.name))?;
             Ok(new)
         })
         .await
@@ -160,9 +123,8 @@ impl Directory {
         retry(|| async {
             let t = self.tenant_rec(tenant).await?.value;
             let sc = scope(tenant)?;
-            let role: Rec<Role> =
-                read_known(&*self.store, &sc, &keys::role(id), RoleId::KIND, id).await?;
-            let all = read_all::<RoleAssignment>(&*self.store, &sc, "assign/").await?;
+            let role: Rec<Role> = self.read_record(&sc, id).await?;
+            let all = self.read_records::<RoleAssignment>(&sc).await?;
             let mut assignments: Vec<RoleAssignment> =
                 all.iter().map(|(_, r)| r.value.clone()).collect();
             let disabled = apply_role_deletion(&role.value, &mut assignments, self.now())?;
@@ -174,20 +136,13 @@ impl Directory {
                     tx.update(k, old.version, new)?;
                 }
             }
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::Role,
-                format!(
-                    "role {:?} deleted; {} assignment(s) disabled",
-                    role.value.name,
-                    disabled.len()
-                ),
-                None,
-            )?;
-            tx.commit(&*self.store).await?;
+            let what = format!(
+                "role {:?} deleted; {} assignment(s) disabled",
+                role.value.name,
+                disabled.len()
+            );
+            self.commit_audited(tx, &t, actor, AuditKind::Role, what)
+                .await?;
             Ok(disabled.into_iter().map(|(_, n)| n).collect())
         })
         .await

@@ -5,7 +5,6 @@
 //! states. The snapshot carries the version it was built from: the broker compares it with
 //! change notifications and reloads only when its tenant changed.
 
-use super::codec::read_all;
 use super::{Directory, keys, scope};
 use crate::error::DirectoryError;
 use crate::model::{
@@ -17,15 +16,6 @@ use crate::rules::snapshot::PolicySnapshot;
 /// How many times a load restarts because of concurrent writes before giving up.
 const MAX_LOAD_ATTEMPTS: u32 = 16;
 
-async fn values<T: serde::de::DeserializeOwned>(
-    d: &Directory,
-    tenant: TenantId,
-    prefix: &str,
-) -> Result<Vec<T>, DirectoryError> {
-    let all = read_all::<T>(&*d.store, &scope(tenant)?, prefix).await?;
-    Ok(all.into_iter().map(|(_, r)| r.value).collect())
-}
-
 impl Directory {
     /// Every record of a tenant that evaluation needs, at one consistent version (the
     /// tenant's `version` field).
@@ -35,13 +25,15 @@ impl Directory {
             let before = self.store.scope_version(&sc).await?;
             let mut t = self.tenant_rec(tenant).await?.value;
             let model = TenantModel {
-                memberships: values::<Membership>(self, tenant, "member/").await?,
-                user_groups: values::<UserGroup>(self, tenant, "ugroup/").await?,
-                device_groups: values::<DeviceGroup>(self, tenant, "dgroup/").await?,
-                devices: values::<Device>(self, tenant, "device/").await?,
-                roles: values::<Role>(self, tenant, "role/").await?,
-                assignments: values::<RoleAssignment>(self, tenant, "assign/").await?,
-                applications: values::<Application>(self, tenant, keys::APP_PREFIX).await?,
+                memberships: self.list_records::<Membership>(tenant).await?,
+                user_groups: self.list_records::<UserGroup>(tenant).await?,
+                device_groups: self.list_records::<DeviceGroup>(tenant).await?,
+                devices: self.list_records::<Device>(tenant).await?,
+                roles: self.list_records::<Role>(tenant).await?,
+                assignments: self.list_records::<RoleAssignment>(tenant).await?,
+                applications: self
+                    .list_under::<Application>(tenant, keys::APP_PREFIX)
+                    .await?,
                 tenant: {
                     t.version = before;
                     t

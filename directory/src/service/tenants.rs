@@ -121,19 +121,18 @@ impl Directory {
             tx.update(keys::TENANT, rec.version, &t)?;
             // Recorded while the log is (still or newly) on.
             let on = if enabled { &t } else { &rec.value };
-            append(
-                &mut tx,
+            self.commit_audited(
+                tx,
                 on,
-                self.now(),
-                &actor.audit,
+                actor,
                 AuditKind::AccountConfiguration,
                 format!(
                     "audit logging {}",
                     if enabled { "enabled" } else { "disabled" }
                 ),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
+            )
+            .await
+            .map(|_| ())
         })
         .await
     }
@@ -232,16 +231,8 @@ impl Directory {
             };
             let mut tx = Tx::new(scope(tenant)?);
             tx.update(keys::TENANT, rec.version, &t)?;
-            append(
-                &mut tx,
-                &t,
-                self.now(),
-                &actor.audit,
-                AuditKind::AccountConfiguration,
-                what,
-                None,
-            )?;
-            t.version = tx.commit(&*self.store).await?;
+            let kind = AuditKind::AccountConfiguration;
+            t.version = self.commit_audited(tx, &t, actor, kind, what).await?;
             Ok(t)
         })
         .await

@@ -11,7 +11,7 @@ use super::{Actor, Directory, keys, retry, scope};
 use crate::error::{DirectoryError, QuotaKind};
 use crate::model::{
     AuditKind, AuthMethod, Credentials, Device, DisabledReason, Membership, MembershipState,
-    TenantId, User, UserId, UserType,
+    Tenant, TenantId, User, UserId, UserType,
 };
 use crate::rules::password;
 use crate::rules::tenant::{check_invitation_acceptance, check_mfa_change, check_quota, usage};
@@ -36,6 +36,9 @@ pub struct NewUser {
     /// Authentication method.
     pub auth_method: AuthMethod,
 }
+
+/// A check of the tenant record an edit depends on (such as the MFA policy).
+type TenantRule<'a> = &'a (dyn Fn(&Tenant) -> Result<(), DirectoryError> + Sync);
 
 /// Hashes a password with Argon2id after checking the policy (in the blocking pool).
 pub(crate) async fn hash_password(password: String) -> Result<String, DirectoryError> {
@@ -157,18 +160,12 @@ impl Directory {
         tenant: TenantId,
         user: UserId,
     ) -> Result<Membership, DirectoryError> {
-        let sc = scope(tenant)?;
-        Ok(
-            read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user)
-                .await?
-                .value,
-        )
+        self.get_record(tenant, user).await
     }
 
     /// Every membership of a tenant.
     pub async fn memberships(&self, tenant: TenantId) -> Result<Vec<Membership>, DirectoryError> {
-        let all = read_all::<Membership>(&*self.store, &scope(tenant)?, "member/").await?;
-        Ok(all.into_iter().map(|(_, r)| r.value).collect())
+        self.list_records(tenant).await
     }
 
     /// The tenants a user belongs to.
@@ -332,8 +329,7 @@ impl Directory {
         let now = self.now();
         let t = self.tenant_rec(tenant).await?;
         let sc = scope(tenant)?;
-        let m: Rec<Membership> =
-            read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user).await?;
+        let m: Rec<Membership> = self.read_record(&sc, user).await?;
         check_invitation_acceptance(m.value.state, now)?;
         self.check_user_quota(tenant, &t.value).await?;
         let u: Rec<User> = read_known(
@@ -387,8 +383,7 @@ impl Directory {
         retry(|| async {
             let t = self.tenant_rec(tenant).await?;
             let sc = scope(tenant)?;
-            let m: Rec<Membership> =
-                read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user).await?;
+            let m: Rec<Membership> = self.read_record(&sc, user).await?;
             if let Some(a) = actor_membership(self, tenant, actor).await? {
                 user_types::can_edit(&a, &m.value)?;
             }
@@ -410,11 +405,10 @@ impl Directory {
             let mut tx = Tx::new(sc);
             tx.expect(keys::TENANT, Some(t.version));
             tx.update(&keys::member(user), m.version, &m2)?;
-            append(
-                &mut tx,
+            self.commit_audited(
+                tx,
                 &t.value,
-                self.now(),
-                &actor.audit,
+                actor,
                 AuditKind::User,
                 format!(
                     "user {user} {}",
@@ -424,9 +418,9 @@ impl Directory {
                         None => "enabled",
                     }
                 ),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
+            )
+            .await
+            .map(|_| ())
         })
         .await
     }
@@ -486,16 +480,15 @@ impl Directory {
             let mut tx = Tx::new(sc);
             tx.remove(&keys::member(user), m.version);
             tx.delete(&keys::favourites(user));
-            append(
-                &mut tx,
+            self.commit_audited(
+                tx,
                 &t.value,
-                self.now(),
-                &actor.audit,
+                actor,
                 AuditKind::User,
                 format!("user {username:?} removed"),
-                None,
-            )?;
-            tx.commit(&*self.store).await.map(|_| ())
+            )
+            .await
+            .map(|_| ())
         })
         .await
     }
@@ -516,22 +509,8 @@ impl Directory {
         retry(|| async {
             let t = self.tenant_rec(tenant).await?;
             let sc = scope(tenant)?;
-            let old: Rec<Membership> = read_known(
-                &*self.store,
-                &sc,
-                &keys::member(actor_id),
-                UserId::KIND,
-                actor_id,
-            )
-            .await?;
-            let new: Rec<Membership> = read_known(
-                &*self.store,
-                &sc,
-                &keys::member(new_owner),
-                UserId::KIND,
-                new_owner,
-            )
-            .await?;
+            let old: Rec<Membership> = self.read_record(&sc, actor_id).await?;
+            let new: Rec<Membership> = self.read_record(&sc, new_owner).await?;
             let change = user_types::transfer_ownership(&old.value, &new.value)?;
             let now = self.now();
             let mut t2 = t.value.clone();
@@ -569,53 +548,24 @@ impl Directory {
         user: UserId,
         new_type: UserType,
     ) -> Result<Membership, DirectoryError> {
-        retry(|| async {
-            let t = self.tenant_rec(tenant).await?;
-            let sc = scope(tenant)?;
-            let m: Rec<Membership> =
-                read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user).await?;
-            let mut tx = Tx::new(sc.clone());
-            match actor.user_id() {
-                Some(a) if a == user => user_types::can_set_type(&m.value, &m.value, new_type)?,
-                Some(a) => {
-                    let am = actor_rec(self, &sc, a).await?;
-                    user_types::can_set_type(&am.value, &m.value, new_type)?;
-                    tx.expect(&keys::member(a), Some(am.version));
-                }
-                None if actor.audit == crate::model::AuditActor::System => {
-                    if m.value.user_type == UserType::AccountOwner
-                        || new_type == UserType::AccountOwner
-                    {
-                        return Err(DirectoryError::NotAllowed(
-                            "the account owner changes only through ownership transfer",
-                        ));
-                    }
-                }
-                None => return Err(DirectoryError::NotAllowed("only users manage users")),
+        let allowed = |by: Option<&Membership>, m: &Membership| match by {
+            Some(by) => user_types::can_set_type(by, m, new_type),
+            None if m.user_type == UserType::AccountOwner || new_type == UserType::AccountOwner => {
+                Err(DirectoryError::NotAllowed(
+                    "the account owner changes only through ownership transfer",
+                ))
             }
-            if m.value.user_type == new_type {
-                return Ok(m.value);
+            None => Ok(()),
+        };
+        self.edit_membership(tenant, actor, user, None, allowed, |m| {
+            if m.user_type == new_type {
+                return None;
             }
-            let now = self.now();
-            let mut m2 = m.value.clone();
-            m2.user_type = new_type;
-            m2.modified_at = now;
-            m2.modified_by = actor.user_id();
-            tx.update(&keys::member(user), m.version, &m2)?;
-            append(
-                &mut tx,
-                &t.value,
-                now,
-                &actor.audit,
-                AuditKind::User,
-                format!(
-                    "user {user} type changed from {:?} to {new_type:?}",
-                    m.value.user_type
-                ),
-                None,
-            )?;
-            tx.commit(&*self.store).await?;
-            Ok(m2)
+            let was = m.user_type;
+            m.user_type = new_type;
+            Some(format!(
+                "user {user} type changed from {was:?} to {new_type:?}"
+            ))
         })
         .await
     }
@@ -632,30 +582,67 @@ impl Directory {
         user: UserId,
         enabled: bool,
     ) -> Result<Membership, DirectoryError> {
+        let policy = |t: &Tenant| check_mfa_change(t.mfa_policy, enabled);
+        let allowed = |by: Option<&Membership>, m: &Membership| match by {
+            Some(by) => user_types::can_edit(by, m),
+            None => Ok(()),
+        };
+        self.edit_membership(tenant, actor, user, Some(&policy), allowed, |m| {
+            if m.mfa_enabled == enabled {
+                return None;
+            }
+            m.mfa_enabled = enabled;
+            Some(format!(
+                "multi-factor authentication {} for user {user}",
+                if enabled { "enabled" } else { "disabled" }
+            ))
+        })
+        .await
+    }
+
+    /// Edits `user`'s membership as `actor` in one batch with its audit record. `policy`, when
+    /// given, checks the tenant, whose record then becomes a precondition; `allowed` checks the
+    /// acting member's record against the edited one (`None`: the system acts; a user editing
+    /// themselves is checked against their own record), and another acting user's record is a
+    /// precondition too; `change` edits and returns the audit sentence, or `None` when the
+    /// membership already is as asked (nothing is written). Returns the membership.
+    async fn edit_membership(
+        &self,
+        tenant: TenantId,
+        actor: &Actor,
+        user: UserId,
+        policy: Option<TenantRule<'_>>,
+        allowed: impl Fn(Option<&Membership>, &Membership) -> Result<(), DirectoryError>,
+        change: impl Fn(&mut Membership) -> Option<String>,
+    ) -> Result<Membership, DirectoryError> {
         retry(|| async {
             let t = self.tenant_rec(tenant).await?;
-            check_mfa_change(t.value.mfa_policy, enabled)?;
+            if let Some(policy) = policy {
+                policy(&t.value)?;
+            }
             let sc = scope(tenant)?;
-            let m: Rec<Membership> =
-                read_known(&*self.store, &sc, &keys::member(user), UserId::KIND, user).await?;
+            let m: Rec<Membership> = self.read_record(&sc, user).await?;
             let mut tx = Tx::new(sc.clone());
-            tx.expect(keys::TENANT, Some(t.version));
+            if policy.is_some() {
+                tx.expect(keys::TENANT, Some(t.version));
+            }
             match actor.user_id() {
-                Some(a) if a == user => user_types::can_edit(&m.value, &m.value)?,
+                Some(a) if a == user => allowed(Some(&m.value), &m.value)?,
                 Some(a) => {
                     let am = actor_rec(self, &sc, a).await?;
-                    user_types::can_edit(&am.value, &m.value)?;
+                    allowed(Some(&am.value), &m.value)?;
                     tx.expect(&keys::member(a), Some(am.version));
                 }
-                None if actor.audit == crate::model::AuditActor::System => {}
+                None if actor.audit == crate::model::AuditActor::System => {
+                    allowed(None, &m.value)?;
+                }
                 None => return Err(DirectoryError::NotAllowed("only users manage users")),
             }
-            if m.value.mfa_enabled == enabled {
-                return Ok(m.value);
-            }
-            let now = self.now();
             let mut m2 = m.value.clone();
-            m2.mfa_enabled = enabled;
+            let Some(what) = change(&mut m2) else {
+                return Ok(m.value);
+            };
+            let now = self.now();
             m2.modified_at = now;
             m2.modified_by = actor.user_id();
             tx.update(&keys::member(user), m.version, &m2)?;
@@ -665,10 +652,7 @@ impl Directory {
                 now,
                 &actor.audit,
                 AuditKind::User,
-                format!(
-                    "multi-factor authentication {} for user {user}",
-                    if enabled { "enabled" } else { "disabled" }
-                ),
+                what,
                 None,
             )?;
             tx.commit(&*self.store).await?;

@@ -13,7 +13,7 @@ use switchboard_directory::service::{Actor, AuditQuery, Directory, NewAssignment
 use switchboard_directory::store::{Scope, StoreEvent};
 
 use crate::both_backends;
-use crate::service_suite::{Env, device_role, enrollment, user};
+use crate::service_suite::{Env, device_role, enrollment};
 use crate::support::TestStore;
 
 both_backends!(
@@ -187,10 +187,9 @@ async fn audit_query_csv_and_retention(t: TestStore) {
     let (tid, owner) = env.tenant("Acme", "alice").await;
     let d = &env.dir;
     let start = d.now();
-    let bob = d
-        .create_user(tid, &owner, user("bob"), UserType::AccountAdministrator)
-        .await
-        .unwrap();
+    let bob = env
+        .new_member(tid, &owner, "bob", UserType::AccountAdministrator)
+        .await;
     env.advance(SignedDuration::from_hours(24 * 40));
     d.create_user_group(tid, &Actor::user(bob.id), "It's ours", "")
         .await
@@ -264,37 +263,16 @@ async fn snapshot_follows_changes_and_notifies(t: TestStore) {
     assert_eq!(snap.version(), v0);
     assert_eq!(snap.tenant(), tid);
 
-    let g = d
-        .create_user_group(tid, &owner, "Support", "")
-        .await
-        .unwrap();
-    let dg = d
-        .create_device_group(tid, &owner, "Servers", "")
-        .await
-        .unwrap();
+    let (g, dg) = env.support_and_servers(tid, &owner).await;
     let role = d
         .create_role(tid, &owner, device_role("Viewer"))
         .await
         .unwrap();
-    let bob = d
-        .create_user(tid, &owner, user("bob"), UserType::User)
-        .await
-        .unwrap();
+    let bob = env.new_member(tid, &owner, "bob", UserType::User).await;
     d.add_users_to_group(tid, &owner, g.id, &[bob.id])
         .await
         .unwrap();
-    let (_, key) = d
-        .create_package(
-            tid,
-            &owner,
-            NewPackage {
-                name: "P".into(),
-                enabled: true,
-                ..NewPackage::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (_, key) = env.enabled_package(tid, &owner, "P").await;
     let dev = d.enroll_device(&key, enrollment("h1")).await.unwrap();
     d.set_devices_in_group(tid, &owner, dg.id, &[dev.id], true)
         .await

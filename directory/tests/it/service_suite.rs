@@ -8,9 +8,9 @@ use jiff::{SignedDuration, Timestamp};
 use parking_lot::Mutex;
 use switchboard_directory::error::{DirectoryError, EnrollmentRefusal};
 use switchboard_directory::model::{
-    AuditActor, AuditId, AuditKind, AuditOutcome, AuditRecord, ConfirmAccess, DeviceKeys,
-    DisabledReason, MembershipState, Permission, PermissionSet, Quotas, Role, RoleId, RolePurpose,
-    Schedule, TenantId, UserType,
+    AuditActor, AuditId, AuditKind, AuditOutcome, AuditRecord, ConfirmAccess, DeploymentPackage,
+    DeviceGroup, DeviceKeys, DisabledReason, MembershipState, Permission, PermissionSet, Quotas,
+    Role, RoleId, RolePurpose, Schedule, TenantId, User, UserGroup, UserType,
 };
 use switchboard_directory::service::{
     Actor, AuditQuery, Directory, Enrollment, NewAssignment, NewPackage, NewTenant, NewUser,
@@ -56,6 +56,55 @@ impl Env {
             .await
             .unwrap();
         (t.id, Actor::user(owner.id))
+    }
+
+    /// The tenant's audit records of the last and the next hour.
+    pub(crate) async fn recent_audit(&self, tenant: TenantId) -> Vec<AuditRecord> {
+        let now = self.dir.now();
+        let hour = SignedDuration::from_hours(1);
+        let range = AuditQuery::range(now - hour, now + hour);
+        self.dir.query_audit(tenant, &range).await.unwrap()
+    }
+
+    /// A user group "Support" and a device group "Servers", created by `owner`.
+    pub(crate) async fn support_and_servers(
+        &self,
+        tenant: TenantId,
+        owner: &Actor,
+    ) -> (UserGroup, DeviceGroup) {
+        let d = &self.dir;
+        let g = d.create_user_group(tenant, owner, "Support", "");
+        let dg = d.create_device_group(tenant, owner, "Servers", "");
+        (g.await.unwrap(), dg.await.unwrap())
+    }
+
+    /// An enabled deployment package `name` (enrolled on arrival) and its enrollment key.
+    pub(crate) async fn enabled_package(
+        &self,
+        tenant: TenantId,
+        owner: &Actor,
+        name: &str,
+    ) -> (DeploymentPackage, String) {
+        let new = NewPackage {
+            name: name.into(),
+            enabled: true,
+            ..NewPackage::default()
+        };
+        self.dir.create_package(tenant, owner, new).await.unwrap()
+    }
+
+    /// A new active member `name` of type `ty` (password [`PASSWORD`]).
+    pub(crate) async fn new_member(
+        &self,
+        tenant: TenantId,
+        owner: &Actor,
+        name: &str,
+        ty: UserType,
+    ) -> User {
+        self.dir
+            .create_user(tenant, owner, user(name), ty)
+            .await
+            .unwrap()
     }
 
     /// Every key of the tenant and of the global scope.
@@ -193,18 +242,7 @@ async fn tenant_creation_makes_builtins(t: TestStore) {
     assert_eq!(m.user_type, UserType::AccountOwner);
     assert_eq!(m.state, MembershipState::Active);
     assert_eq!(env.dir.tenants().await.unwrap(), vec![tid]);
-    let now = env.dir.now();
-    let log = env
-        .dir
-        .query_audit(
-            tid,
-            &AuditQuery::range(
-                now - SignedDuration::from_hours(1),
-                now + SignedDuration::from_hours(1),
-            ),
-        )
-        .await
-        .unwrap();
+    let log = env.recent_audit(tid).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].kind, AuditKind::AccountConfiguration);
     // The owner's password was hashed with Argon2id and verifies.
@@ -247,14 +285,7 @@ async fn bad_input_changes_nothing(t: TestStore) {
     let env = Env::new(t);
     let (tid, owner) = env.tenant("Acme", "alice").await;
     let d = &env.dir;
-    let g = d
-        .create_user_group(tid, &owner, "Support", "")
-        .await
-        .unwrap();
-    let dg = d
-        .create_device_group(tid, &owner, "Servers", "")
-        .await
-        .unwrap();
+    let (g, dg) = env.support_and_servers(tid, &owner).await;
     let system_role = d.roles(tid).await.unwrap().into_iter().next().unwrap();
     let ondemand_role = d
         .roles(tid)
@@ -263,26 +294,11 @@ async fn bad_input_changes_nothing(t: TestStore) {
         .into_iter()
         .find(|r| r.purpose == RolePurpose::OnDemand)
         .unwrap();
-    let (pkg, _key) = d
-        .create_package(
-            tid,
-            &owner,
-            NewPackage {
-                name: "P".into(),
-                enabled: true,
-                ..NewPackage::default()
-            },
-        )
-        .await
-        .unwrap();
-    let pleb = d
-        .create_user(tid, &owner, user("pleb"), UserType::User)
-        .await
-        .unwrap();
-    let manager = d
-        .create_user(tid, &owner, user("manager"), UserType::GroupManager)
-        .await
-        .unwrap();
+    let (pkg, _key) = env.enabled_package(tid, &owner, "P").await;
+    let pleb = env.new_member(tid, &owner, "pleb", UserType::User).await;
+    let manager = env
+        .new_member(tid, &owner, "manager", UserType::GroupManager)
+        .await;
     let (pleb, manager) = (Actor::user(pleb.id), Actor::user(manager.id));
     let before = env.snapshot(tid).await;
 
@@ -586,10 +602,7 @@ async fn groups_keep_members_and_concurrent_edits_survive(t: TestStore) {
     let env = Env::new(t);
     let (tid, owner) = env.tenant("Acme", "alice").await;
     let d = env.dir.clone();
-    let u = d
-        .create_user(tid, &owner, user("bob"), UserType::User)
-        .await
-        .unwrap();
+    let u = env.new_member(tid, &owner, "bob", UserType::User).await;
     let mut groups = Vec::new();
     for i in 0..6 {
         groups.push(
@@ -635,14 +648,7 @@ async fn role_deletion_disables_assignments(t: TestStore) {
     let env = Env::new(t);
     let (tid, owner) = env.tenant("Acme", "alice").await;
     let d = &env.dir;
-    let g = d
-        .create_user_group(tid, &owner, "Support", "")
-        .await
-        .unwrap();
-    let dg = d
-        .create_device_group(tid, &owner, "Servers", "")
-        .await
-        .unwrap();
+    let (g, dg) = env.support_and_servers(tid, &owner).await;
     let role = d
         .create_role(tid, &owner, device_role("Viewer"))
         .await

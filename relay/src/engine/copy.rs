@@ -1,17 +1,18 @@
-//! The portable `copy` engine: one pump per direction through user-space buffers.
+//! The portable `copy` engine's pieces: the pool of 64 KiB buffers and the generic pump.
 //!
-//! Each pump reads a chunk, asks the limits, writes it whole, and repeats; EOF becomes a
-//! `shutdown` of the other side's write half. The two pumps run concurrently, so a peer that
-//! does not read stalls only the direction toward it.
+//! TCP↔TCP sessions with `copy` run in `tcp_forward.rs`, which borrows a [`BigBuf`] from the
+//! process-wide pool only while data is in flight. Every pairing that involves QUIC runs
+//! [`forward_halves`] here: one pump per direction over `AsyncRead`/`AsyncWrite`, so a peer
+//! that does not read stalls only the direction toward it. Each pump reads a chunk, asks the
+//! limits, writes it whole, and repeats; EOF becomes a `shutdown` of the other side's write
+//! half.
 //!
-//! Buffers: an idle pump holds no 64 KiB buffer. It waits on a 512-byte inline buffer; when a
-//! read fills that completely (data is streaming) it borrows a 64 KiB buffer from a small
-//! process-wide pool, and it gives the buffer back the moment a read on it would block
+//! Buffers of the generic pump: an idle pump holds no 64 KiB buffer. It waits on a 512-byte
+//! inline buffer; when a read fills that completely (data is streaming) it borrows a 64 KiB
+//! buffer from the pool, and it gives the buffer back the moment a read on it would block
 //! (the poll returned `Pending`, which retains nothing), falling back to the small buffer for
 //! the wait. Keep-alives and interactive traffic therefore never take a big buffer, and a bulk
 //! transfer keeps one as long as the socket has data ready.
-//!
-//! Generic over `AsyncRead`/`AsyncWrite`, so it serves TCP halves and QUIC streams alike.
 
 use std::io;
 use std::pin::Pin;
@@ -20,7 +21,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 
 use super::{Direction, EngineError, ForwardCounters, ForwardLimits};
 
@@ -47,37 +47,32 @@ fn put_buffer(buf: Box<[u8]>) {
     }
 }
 
-/// A borrowed streaming buffer that goes back to the pool on drop.
-struct BigBuf(Option<Box<[u8]>>);
+/// A borrowed streaming buffer of [`COPY_BUF`] bytes that goes back to the pool on drop.
+#[derive(Debug)]
+pub(crate) struct BigBuf(Box<[u8]>);
 
-impl Drop for BigBuf {
-    fn drop(&mut self) {
-        if let Some(b) = self.0.take() {
-            put_buffer(b);
-        }
+impl BigBuf {
+    /// Borrows a buffer from the pool (allocates when the pool is empty).
+    pub(crate) fn take() -> Self {
+        Self(take_buffer())
+    }
+    /// The buffer.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+    /// The buffer, to read into.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.0
     }
 }
 
-/// Forwards a TCP↔TCP session with `copy`.
-pub(crate) async fn forward_tcp(
-    mut a: TcpStream,
-    mut b: TcpStream,
-    a_leftover: Bytes,
-    b_leftover: Bytes,
-    limits: &ForwardLimits,
-    counters: &ForwardCounters,
-) -> Result<(), EngineError> {
-    let (mut ar, mut aw) = a.split();
-    let (mut br, mut bw) = b.split();
-    forward_halves(
-        (&mut ar, &mut aw),
-        (&mut br, &mut bw),
-        a_leftover,
-        b_leftover,
-        limits,
-        counters,
-    )
-    .await
+impl Drop for BigBuf {
+    fn drop(&mut self) {
+        let b = std::mem::take(&mut self.0);
+        if !b.is_empty() {
+            put_buffer(b);
+        }
+    }
 }
 
 /// Forwards between two (reader, writer) pairs until both directions end or one fails.
@@ -124,7 +119,7 @@ where
     }
     drop(leftover);
     let mut small = [0u8; SMALL_BUF];
-    let mut big = BigBuf(None);
+    let mut big: Option<BigBuf> = None;
     loop {
         let cap = limits.chunk_cap(COPY_BUF);
         let (n, in_big) = std::future::poll_fn(|cx| poll_chunk(cx, src, &mut big, &mut small, cap))
@@ -136,7 +131,7 @@ where
         }
         limits.throttle(n).await;
         let chunk = if in_big {
-            big.0.as_deref().and_then(|b| b.get(..n))
+            big.as_ref().and_then(|b| b.bytes().get(..n))
         } else {
             small.get(..n)
         };
@@ -144,7 +139,7 @@ where
         dst.write_all(chunk).await.map_err(wr)?;
         counters.record(dir, n);
         if !in_big && n == SMALL_BUF {
-            big.0 = Some(take_buffer());
+            big = Some(BigBuf::take());
         }
     }
 }
@@ -154,11 +149,11 @@ where
 fn poll_chunk<R: AsyncRead + Unpin + ?Sized>(
     cx: &mut Context<'_>,
     src: &mut R,
-    big: &mut BigBuf,
+    big: &mut Option<BigBuf>,
     small: &mut [u8; SMALL_BUF],
     cap: usize,
 ) -> Poll<io::Result<(usize, bool)>> {
-    if let Some(buf) = big.0.as_deref_mut() {
+    if let Some(buf) = big.as_mut().map(BigBuf::bytes_mut) {
         let len = cap.min(buf.len());
         let slice = buf.get_mut(..len).unwrap_or_default();
         let mut rb = ReadBuf::new(slice);
@@ -167,9 +162,7 @@ fn poll_chunk<R: AsyncRead + Unpin + ?Sized>(
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => {
                 // Nothing in flight: give the buffer back and wait on the small one.
-                if let Some(b) = big.0.take() {
-                    put_buffer(b);
-                }
+                *big = None;
                 return Poll::Pending;
             }
         }

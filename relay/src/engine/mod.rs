@@ -1,33 +1,37 @@
 //! Forwarding engines: move the opaque bytes of one paired session between its two sides.
 //!
 //! After `Ready` a session is two connections, `a` (the Host side) and `b` (the Guest side).
-//! [`forward`] runs one engine over two TCP streams until both directions have ended, an
-//! error happens, the idle timeout passes or the drain deadline cancels it:
+//! [`forward`] (TCP↔TCP) and [`forward_session`] (any transports) build a [`SessionRun`]
+//! (`session_run.rs`): one plain future that owns the session once and resolves when both
+//! directions have ended, an error happens, the idle timeout passes or the drain deadline
+//! cancels it:
 //!
-//! - `splice` (`splice.rs`, Linux default): socket → pipe → socket with non-blocking
-//!   splice(2), driven by tokio readiness, pipes borrowed from a bounded pool only while data
-//!   is in flight; falls back to `copy` for a direction when no pipe can be had.
+//! - `splice` (Linux default) and `copy` between two TCP sockets run in `tcp_forward.rs`: a
+//!   poll-driven state machine per direction that borrows a pipe (`splice.rs`, from the
+//!   bounded `pipe_pool.rs`) or a 64 KiB buffer (`copy.rs`) only while data is in flight, so
+//!   an idle session holds neither; a `splice` direction without a pipe falls back to a buffer.
 //! - `uring` (`uring.rs`): io_uring ring threads. Where io_uring is unavailable, `Uring`
 //!   falls back to `splice` with a log line.
-//! - `copy` (`copy.rs`): portable user-space copy, one pump per direction, 64 KiB buffers that
-//!   are held only while data flows. It is generic over `AsyncRead`/`AsyncWrite`, so it also
-//!   serves every pairing that involves QUIC ([`forward_session`] over [`Transport`]s).
+//! - Every pairing that involves QUIC runs the generic `copy` pump over
+//!   `AsyncRead`/`AsyncWrite` (`copy.rs`).
 //!
 //! The rules every engine follows: the leftover bytes a side sent after its bind frame go to
 //! the other side first; one side's EOF becomes `shutdown(Write)` on the other while the reverse
-//! direction keeps going until its own EOF; before writing a chunk the engine calls
-//! [`ForwardLimits::throttle`]; every chunk written is reported to [`ForwardCounters::record`]
-//! (which also stamps activity for the idle timeout). Idle timeout and drain are enforced here,
-//! around the engine: an engine future may be dropped at any await point and must release its
-//! resources (pipes, buffers, sockets) on drop.
+//! direction keeps going until its own EOF; before writing a chunk the engine charges
+//! [`ForwardLimits`] and waits as told; every chunk written is reported to
+//! [`ForwardCounters::record`] (which also stamps activity for the idle timeout). Idle timeout
+//! and drain are enforced around the engine: an engine may be dropped at any await or poll
+//! point and must release its resources (pipes, buffers, sockets) on drop.
 //!
-//! Engines never look inside the bytes, never parse frames and never sleep except in
-//! `throttle`.
+//! Engines never look inside the bytes, never parse frames and never sleep except for the
+//! rate limit.
 
 mod copy;
 pub(crate) mod pipe_pool;
+mod session_run;
 mod splice;
 mod splice_sys;
+mod tcp_forward;
 mod uring;
 
 use std::fmt;
@@ -46,6 +50,10 @@ use crate::limiter::TokenBucket;
 use crate::metrics as m;
 
 pub use pipe_pool::{MIN_PIPE_SIZE, Pipe, PipePool, PipePoolConfig, PipeUnavailable};
+pub use session_run::SessionRun;
+
+use session_run::{Body, BoxedEngine};
+use tcp_forward::TcpForward;
 
 /// Which engine forwards TCP↔TCP sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -274,6 +282,17 @@ impl ForwardLimits {
         s.max(t)
     }
 
+    /// Charges `n` bytes and returns the timer to wait on before writing them, if over a
+    /// limit (for poll-driven engines; boxed: a timer is rare and would otherwise sit in every
+    /// idle session).
+    pub(crate) fn delay(&self, n: usize) -> Option<std::pin::Pin<Box<tokio::time::Sleep>>> {
+        if self.session.is_none() && self.tenant.is_none() {
+            return None;
+        }
+        let wait = self.reserve(n, Instant::now());
+        (!wait.is_zero()).then(|| Box::pin(tokio::time::sleep(wait)))
+    }
+
     /// Charges `n` bytes and sleeps while over a limit. Call before writing a chunk.
     pub async fn throttle(&self, n: usize) {
         if self.session.is_none() && self.tenant.is_none() {
@@ -429,8 +448,9 @@ pub fn effective_engine(kind: EngineKind) -> EngineKind {
     }
 }
 
-/// Forwards one TCP↔TCP session with engine `kind` until it ends.
-pub async fn forward(kind: EngineKind, job: ForwardJob) -> ForwardOutcome {
+/// Forwards one TCP↔TCP session with engine `kind`; await the returned [`SessionRun`] for
+/// how it ended.
+pub fn forward(kind: EngineKind, job: ForwardJob) -> SessionRun {
     let ForwardJob {
         a,
         b,
@@ -445,25 +465,28 @@ pub async fn forward(kind: EngineKind, job: ForwardJob) -> ForwardOutcome {
     if kind != engine {
         tracing::debug!(wanted = %kind, using = %engine, "engine not built in, falling back");
     }
-    // Boxed: the session's allocation is the running engine's size, not the largest one's.
-    let run: EngineFuture<'_> = match engine {
-        EngineKind::Copy => Box::pin(copy::forward_tcp(
-            a, b, a_leftover, b_leftover, &limits, &counters,
+    let idle_timeout = limits.idle_timeout;
+    let body = match engine {
+        EngineKind::Copy | EngineKind::Splice => Body::Tcp(TcpForward::new(
+            a,
+            b,
+            a_leftover,
+            b_leftover,
+            limits,
+            counters.clone(),
+            pipes,
+            engine == EngineKind::Splice,
         )),
-        EngineKind::Uring => Box::pin(uring::forward_tcp(
-            a, b, a_leftover, b_leftover, &limits, &counters, &shutdown,
-        )),
-        EngineKind::Splice => Box::pin(splice::forward(
-            a, b, a_leftover, b_leftover, &limits, &counters, &pipes,
-        )),
+        EngineKind::Uring => {
+            let (c, token) = (counters.clone(), shutdown.clone());
+            let run: BoxedEngine = Box::pin(async move {
+                uring::forward_tcp(a, b, a_leftover, b_leftover, &limits, &c, &token).await
+            });
+            Body::Boxed(run)
+        }
     };
-    let reason = supervise(run, &limits, &shutdown, &counters).await;
-    outcome(&counters, reason, engine)
+    SessionRun::new(body, engine, counters, idle_timeout, shutdown)
 }
-
-/// A running engine, boxed so a session future carries only the engine it runs.
-type EngineFuture<'a> =
-    std::pin::Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>>;
 
 /// One side of a session as the waiting room holds it.
 #[derive(Debug)]
@@ -565,8 +588,8 @@ pub fn session_engine(kind: EngineKind, a: &Transport, b: &Transport) -> EngineK
 }
 
 /// Forwards a session over any transports: TCP↔TCP goes to `kind`, anything involving QUIC
-/// to the generic `copy` engine.
-pub async fn forward_session(kind: EngineKind, job: SessionJob) -> ForwardOutcome {
+/// to the generic `copy` pump. Await the returned [`SessionRun`] for how it ended.
+pub fn forward_session(kind: EngineKind, job: SessionJob) -> SessionRun {
     let SessionJob {
         a,
         b,
@@ -589,60 +612,32 @@ pub async fn forward_session(kind: EngineKind, job: SessionJob) -> ForwardOutcom
                 counters,
                 pipes,
             };
-            forward(kind, job).await
+            forward(kind, job)
         }
         (a, b) => {
-            let (mut ar, mut aw) = a.into_halves();
-            let (mut br, mut bw) = b.into_halves();
-            let run = Box::pin(copy::forward_halves(
-                (&mut ar, &mut aw),
-                (&mut br, &mut bw),
-                a_leftover,
-                b_leftover,
-                &limits,
-                &counters,
-            ));
-            let reason = supervise(run, &limits, &shutdown, &counters).await;
-            outcome(&counters, reason, EngineKind::Copy)
+            let idle_timeout = limits.idle_timeout;
+            let c = counters.clone();
+            let run: BoxedEngine = Box::pin(async move {
+                let (mut ar, mut aw) = a.into_halves();
+                let (mut br, mut bw) = b.into_halves();
+                copy::forward_halves(
+                    (&mut ar, &mut aw),
+                    (&mut br, &mut bw),
+                    a_leftover,
+                    b_leftover,
+                    &limits,
+                    &c,
+                )
+                .await
+            });
+            SessionRun::new(
+                Body::Boxed(run),
+                EngineKind::Copy,
+                counters,
+                idle_timeout,
+                shutdown,
+            )
         }
-    }
-}
-
-/// Runs an engine future against the idle timeout and the drain deadline.
-async fn supervise<F>(
-    run: F,
-    limits: &ForwardLimits,
-    shutdown: &CancellationToken,
-    counters: &ForwardCounters,
-) -> CloseReason
-where
-    F: Future<Output = Result<(), EngineError>>,
-{
-    tokio::select! {
-        biased;
-        () = shutdown.cancelled() => CloseReason::Draining,
-        () = idle_watch(counters, limits.idle_timeout) => CloseReason::IdleTimeout,
-        r = run => match r {
-            Ok(()) => CloseReason::Completed,
-            Err(e) => {
-                tracing::debug!(error = %e, "session ended by a socket error");
-                CloseReason::PeerError(e.peer)
-            }
-        },
-    }
-}
-
-/// Resolves once no byte moved for `timeout` (never when `None`).
-async fn idle_watch(counters: &ForwardCounters, timeout: Option<Duration>) {
-    let Some(timeout) = timeout else {
-        return std::future::pending().await;
-    };
-    loop {
-        let idle = counters.idle_for(Instant::now());
-        if idle >= timeout {
-            return;
-        }
-        tokio::time::sleep(timeout.saturating_sub(idle)).await;
     }
 }
 
@@ -660,58 +655,18 @@ fn outcome(counters: &ForwardCounters, reason: CloseReason, engine: EngineKind) 
 mod size_tests {
     use super::*;
 
-    fn sz<F>(_: &F) -> usize {
-        std::mem::size_of::<F>()
-    }
-
-    /// Prints the inline size of each engine's session future. Figures only, no assertion:
-    /// run by hand with `--ignored --nocapture`.
-    #[tokio::test]
+    /// Prints the inline size of a session's future and its engine body. Figures only, no
+    /// assertion: run by hand with `--ignored --nocapture`.
+    #[test]
     #[ignore = "prints figures only"]
-    async fn print_engine_future_sizes() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let mk = || async {
-            let c = TcpStream::connect(addr).await.unwrap();
-            let (s, _) = l.accept().await.unwrap();
-            (c, s)
-        };
-        let (a, b) = mk().await;
-        let limits = ForwardLimits::unlimited();
-        let counters = Arc::new(ForwardCounters::new(EngineKind::Copy));
-        let pool = PipePool::shared_default();
-        let token = CancellationToken::new();
-        let (e, n) = (Bytes::new(), Bytes::new());
-        let f = copy::forward_tcp(a, b, e.clone(), n.clone(), &limits, &counters);
-        println!("copy::forward_tcp: {} B", sz(&f));
-        drop(f);
-        let (a, b) = mk().await;
-        let f = splice::forward(a, b, e.clone(), n.clone(), &limits, &counters, &pool);
-        println!("splice::forward: {} B", sz(&f));
-        drop(f);
-        let (a, b) = mk().await;
-        let f = uring::forward_tcp(a, b, e.clone(), n.clone(), &limits, &counters, &token);
-        println!("uring::forward_tcp: {} B", sz(&f));
-        drop(f);
-        let (a, b) = mk().await;
-        let f = forward(
-            EngineKind::Splice,
-            ForwardJob::new(EngineKind::Splice, a, b),
+    fn print_engine_future_sizes() {
+        println!("SessionRun: {} B", std::mem::size_of::<SessionRun>());
+        println!("TcpForward: {} B", std::mem::size_of::<TcpForward>());
+        println!(
+            "ForwardCounters: {} B",
+            std::mem::size_of::<ForwardCounters>()
         );
-        println!("forward: {} B", sz(&f));
-        drop(f);
-        let (a, b) = mk().await;
-        let job = SessionJob {
-            a: Transport::Tcp(a),
-            b: Transport::Tcp(b),
-            a_leftover: e,
-            b_leftover: n,
-            limits: ForwardLimits::unlimited(),
-            shutdown: token,
-            counters,
-            pipes: pool,
-        };
-        let f = forward_session(EngineKind::Splice, job);
-        println!("forward_session: {} B", sz(&f));
+        println!("Transport: {} B", std::mem::size_of::<Transport>());
+        println!("TcpStream: {} B", std::mem::size_of::<TcpStream>());
     }
 }

@@ -1,17 +1,13 @@
-//! The `splice` engine: socket → pipe → socket with non-blocking splice(2), on tokio readiness.
+//! The `splice` mode's system calls: socket → pipe → socket with non-blocking splice(2).
 //!
-//! Per direction: wait until the source is readable, borrow a pipe, splice as much as the
-//! pipe holds (or the rate limit's chunk) from the socket into the pipe, charge the limits,
-//! then splice the pipe out to the destination until it is empty, waiting for writability as
-//! needed. The pipe is only ever filled when empty, so a `WouldBlock` on the way in always
-//! means the socket is drained: the direction then returns the (empty) pipe to the pool before
-//! it waits, and an idle session holds no pipe. A pipe that still holds bytes when the
-//! direction fails or is cancelled is closed, never returned.
-//!
-//! EOF on the source becomes `shutdown(Write)` on the destination; the other direction runs
-//! on until its own EOF. When the pool cannot lend a pipe (bound reached, kernel pipe budget
-//! spent, fd limit) the direction continues with the `copy` pump and the session is counted
-//! in `switchboard_relay_splice_fallback_total`.
+//! `tcp_forward.rs` drives them on tokio readiness: when a direction's source is readable
+//! it borrows an empty pipe from the [`PipePool`](super::PipePool), [`fill`]s it with as much
+//! as the pipe holds (or the rate limit's chunk), then [`drain`]s it into the destination
+//! until it is empty. The pipe is only ever filled when empty, so a `WouldBlock` on the way in
+//! always means the socket is drained: the direction then returns the (empty) pipe to the
+//! pool before it waits, and an idle session holds no pipe. When the pool cannot lend a pipe
+//! (bound reached, kernel pipe budget spent, fd limit) the direction continues with a `copy`
+//! buffer and the session is counted in `switchboard_relay_splice_fallback_total`.
 //!
 //! splice(2) into a socket whose peer is gone fails with `EPIPE` and, unlike `send`, does not
 //! pass `MSG_NOSIGNAL`: it relies on `SIGPIPE` being ignored, which the Rust runtime does
@@ -20,138 +16,39 @@
 use std::io;
 use std::os::fd::AsFd;
 
-use bytes::Bytes;
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
-use tokio::net::tcp::{ReadHalf, WriteHalf};
 
-use super::pipe_pool::{Pipe, PipePool};
-use super::{Direction, EngineError, ForwardCounters, ForwardLimits, copy, splice_sys};
+use super::pipe_pool::Pipe;
+use super::splice_sys;
 
-/// Forwards a TCP↔TCP session with `splice`.
-pub(crate) async fn forward(
-    mut a: TcpStream,
-    mut b: TcpStream,
-    a_leftover: Bytes,
-    b_leftover: Bytes,
-    limits: &ForwardLimits,
-    counters: &ForwardCounters,
-    pipes: &PipePool,
-) -> Result<(), EngineError> {
-    let (mut ar, mut aw) = a.split();
-    let (mut br, mut bw) = b.split();
-    let a_to_b = pump(
-        &mut ar,
-        &mut bw,
-        a_leftover,
-        Direction::AToB,
-        limits,
-        counters,
-        pipes,
-    );
-    let b_to_a = pump(
-        &mut br,
-        &mut aw,
-        b_leftover,
-        Direction::BToA,
-        limits,
-        counters,
-        pipes,
-    );
-    tokio::try_join!(a_to_b, b_to_a).map(|_| ())
+/// Splices at most `want` bytes from `src` into the empty `pipe` (`WouldBlock` clears the
+/// socket's read readiness).
+pub(crate) fn fill(src: &TcpStream, pipe: &Pipe, want: usize) -> io::Result<usize> {
+    src.try_io(Interest::READABLE, || {
+        splice_sys::splice(src.as_fd(), pipe.write_end(), want)
+    })
 }
 
-async fn pump(
-    src: &mut ReadHalf<'_>,
-    dst: &mut WriteHalf<'_>,
-    leftover: Bytes,
-    dir: Direction,
-    limits: &ForwardLimits,
-    counters: &ForwardCounters,
-    pipes: &PipePool,
-) -> Result<(), EngineError> {
-    let rd = |e| EngineError::read(dir.source(), e);
-    let wr = |e| EngineError::write(dir.sink(), e);
-    if !leftover.is_empty() {
-        limits.throttle(leftover.len()).await;
-        dst.write_all(&leftover).await.map_err(wr)?;
-        counters.record(dir, leftover.len());
-    }
-    drop(leftover);
-    let mut held: Option<Pipe> = None;
-    loop {
-        let s: &TcpStream = src.as_ref();
-        s.readable().await.map_err(rd)?;
-        let pipe = match held.take() {
-            Some(p) => p,
-            None => match pipes.take() {
-                Ok(p) => p,
-                Err(why) => {
-                    tracing::debug!(%why, direction = dir.label(), "no pipe, using copy");
-                    counters.mark_fallback();
-                    // Boxed: the fallback is rare, so idle splice sessions don't carry it.
-                    let fallback = copy::pump(src, dst, Bytes::new(), dir, limits, counters);
-                    return Box::pin(fallback).await;
-                }
-            },
-        };
-        let want = limits.chunk_cap(pipe.capacity());
-        let res = s.try_io(Interest::READABLE, || {
-            splice_sys::splice(s.as_fd(), pipe.write_end(), want)
-        });
-        match res {
-            Ok(0) => {
-                pipes.put(pipe);
-                dst.shutdown().await.map_err(wr)?;
-                return Ok(());
-            }
-            Ok(n) => {
-                limits.throttle(n).await;
-                drain(&pipe, n, dst.as_ref(), dir, counters).await?;
-                held = Some(pipe);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => pipes.put(pipe),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => held = Some(pipe),
-            Err(e) => return Err(rd(e)),
-        }
-    }
-}
-
-/// Splices `n` bytes out of `pipe` into `dst`, waiting for writability as needed.
-async fn drain(
-    pipe: &Pipe,
-    mut n: usize,
-    dst: &TcpStream,
-    dir: Direction,
-    counters: &ForwardCounters,
-) -> Result<(), EngineError> {
-    let wr = |e| EngineError::write(dir.sink(), e);
-    while n > 0 {
-        dst.writable().await.map_err(wr)?;
-        let res = dst.try_io(Interest::WRITABLE, || {
-            splice_sys::splice(pipe.read_end(), dst.as_fd(), n)
-        });
-        match res {
-            Ok(0) => return Err(wr(io::ErrorKind::WriteZero.into())),
-            Ok(k) => {
-                n = n.saturating_sub(k);
-                counters.record(dir, k);
-            }
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(wr(e)),
-        }
-    }
-    Ok(())
+/// Splices at most `n` bytes from `pipe` into `dst` (`WouldBlock` clears the socket's write
+/// readiness).
+pub(crate) fn drain(pipe: &Pipe, dst: &TcpStream, n: usize) -> io::Result<usize> {
+    dst.try_io(Interest::WRITABLE, || {
+        splice_sys::splice(pipe.read_end(), dst.as_fd(), n)
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::engine::{EngineKind, PipePoolConfig};
-    use tokio::io::AsyncReadExt;
-    use tokio::net::TcpListener;
+    use crate::engine::{
+        CloseReason, Direction, EngineKind, ForwardCounters, ForwardJob, ForwardLimits, PipePool,
+        PipePoolConfig, forward,
+    };
+    use bytes::Bytes;
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_util::sync::CancellationToken;
 
     async fn socket_pair() -> (TcpStream, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -165,16 +62,19 @@ mod tests {
         let pool = PipePool::new(PipePoolConfig::default());
         let (mut host, relay_a) = socket_pair().await;
         let (relay_b, mut guest) = socket_pair().await;
-        let limits = ForwardLimits::unlimited();
-        let counters = ForwardCounters::new(EngineKind::Splice);
+        let counters = Arc::new(ForwardCounters::new(EngineKind::Splice));
         let fwd = forward(
-            relay_a,
-            relay_b,
-            Bytes::new(),
-            Bytes::new(),
-            &limits,
-            &counters,
-            &pool,
+            EngineKind::Splice,
+            ForwardJob {
+                a: relay_a,
+                b: relay_b,
+                a_leftover: Bytes::new(),
+                b_leftover: Bytes::new(),
+                limits: ForwardLimits::unlimited(),
+                shutdown: CancellationToken::new(),
+                counters: counters.clone(),
+                pipes: pool.clone(),
+            },
         );
         tokio::pin!(fwd);
         let data = vec![7u8; 3 << 20];
@@ -195,7 +95,9 @@ mod tests {
         // Both EOFs end it.
         host.shutdown().await.unwrap();
         guest.shutdown().await.unwrap();
-        fwd.await.unwrap();
+        let outcome = fwd.await;
+        assert_eq!(outcome.reason, CloseReason::Completed);
+        assert!(!outcome.fell_back);
         assert_eq!(counters.bytes(Direction::AToB), 3 << 20);
     }
 }

@@ -7,11 +7,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::session::{SessionEnd, TunnelStream};
+use crate::session::{RelayTransport, SessionEnd, TunnelStream};
 use switchboard_relay::NullSink;
 
 /// Writes `data`, shuts down, reads everything back (concurrently).
-async fn round_trip(stream: TunnelStream, data: &[u8]) -> Vec<u8> {
+pub(super) async fn round_trip(stream: TunnelStream, data: &[u8]) -> Vec<u8> {
     let (mut r, mut w) = tokio::io::split(stream);
     let write = async {
         w.write_all(data).await.unwrap();
@@ -233,8 +233,8 @@ async fn keepalive_pings_outlive_the_relay_idle_timeout() {
             host_cfg.keepalive_interval = keepalive;
             guest_cfg.keepalive_interval = keepalive;
             let (host, guest) = tokio::join!(
-                crate::session::establish_with(p.host, host_cfg),
-                crate::session::establish_with(p.guest, guest_cfg)
+                crate::session::establish_with(p.host, &RelayTransport::Tcp, host_cfg),
+                crate::session::establish_with(p.guest, &RelayTransport::Tcp, guest_cfg)
             );
             (host.unwrap(), guest.unwrap())
         }

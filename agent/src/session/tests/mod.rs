@@ -3,6 +3,7 @@
 //! small target servers (echo, checksum, firehose, black hole, reply-after-EOF).
 
 mod flow;
+mod quic;
 mod refusal;
 mod security;
 

@@ -299,7 +299,11 @@ fn quic_client(cert_der: Vec<u8>) -> anyhow::Result<quinn::Endpoint> {
     let mut transport = quinn::TransportConfig::default();
     transport.keep_alive_interval(Some(Duration::from_secs(10)));
     cfg.transport_config(Arc::new(transport));
-    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
+    // One UDP socket carries every QUIC session of the run: large kernel buffers, like the
+    // relay's listener, so a burst of many connections is not dropped at the socket.
+    let socket = switchboard_relay::quic::udp_socket("127.0.0.1:0".parse()?)?;
+    let runtime = quinn::default_runtime().context("no async runtime")?;
+    let mut ep = quinn::Endpoint::new(quinn::EndpointConfig::default(), None, socket, runtime)?;
     ep.set_default_client_config(cfg);
     Ok(ep)
 }
