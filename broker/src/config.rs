@@ -41,6 +41,8 @@ pub struct BrokerConfig {
     pub admin: AdminConfig,
     /// Login limits.
     pub login: LoginConfig,
+    /// Admission limits of the actors (session and login rates, session caps).
+    pub limits: crate::config_limits::LimitsConfig,
     /// Relay ticket signing keys.
     pub tickets: TicketsConfig,
     /// Logging.
@@ -229,6 +231,7 @@ impl Default for BrokerConfig {
             control: ControlConfig::default(),
             admin: AdminConfig::default(),
             login: LoginConfig::default(),
+            limits: crate::config_limits::LimitsConfig::default(),
             tickets: TicketsConfig::default(),
             log: LogConfig::default(),
             bootstrap: BootstrapConfig::default(),
@@ -523,6 +526,7 @@ impl BrokerConfig {
         {
             return bad("login limits must be above 0".into());
         }
+        self.limits.validate()?;
         if self.tickets.next_key_id == Some(self.tickets.key_id) {
             return bad("tickets.next_key_id must differ from tickets.key_id".into());
         }

@@ -27,6 +27,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod config_limits;
 pub mod control;
 pub mod error;
 pub mod metrics;

@@ -119,6 +119,7 @@ impl Node {
         let started = start(cfg, sessions.clone()).await?;
         let signer = load_or_create_ticket_key(&cfg.data_dir, cfg.tickets.key_id)?;
         let mut actor_cfg = ActorConfig::default();
+        cfg.limits.apply(&mut actor_cfg);
         if let Some(t) = opts.confirm_timeout {
             actor_cfg.confirm_timeout = t;
         }
