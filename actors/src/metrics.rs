@@ -3,6 +3,12 @@
 
 /// Gauge: live actors, label `kind` = `tenant` | `device` | `session`.
 pub const ACTORS: &str = "switchboard_actors";
+/// Audit records written by the session actors' group commit (counter).
+pub const AUDIT_RECORDS_TOTAL: &str = "switchboard_audit_records_total";
+/// Group commits of audit records (counter; records / commits = batch size).
+pub const AUDIT_COMMITS_TOTAL: &str = "switchboard_audit_commits_total";
+/// Audit records that could not be stored (counter; the error is logged).
+pub const AUDIT_RECORDS_LOST_TOTAL: &str = "switchboard_audit_records_lost_total";
 /// Gauge: messages sent to actors of a kind and not yet handled (mailbox depth), label `kind`.
 pub const MAILBOX_DEPTH: &str = "switchboard_actor_mailbox_depth";
 /// Counter: actors that panicked or failed, label `kind`.

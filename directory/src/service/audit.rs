@@ -170,17 +170,30 @@ pub fn to_csv(records: &[AuditRecord]) -> String {
 impl Directory {
     /// Appends a record from outside the directory (sign-in, session start/end, file transfer,
     /// confirm-access decisions). Skipped when the tenant's audit log is off.
-    pub async fn record_audit(&self, mut record: AuditRecord) -> Result<(), DirectoryError> {
-        let sc = scope(record.tenant)?;
-        let tenant: Option<Rec<Tenant>> = read(&*self.store, &sc, keys::TENANT).await?;
-        let tenant =
-            tenant.ok_or_else(|| DirectoryError::unknown(TenantId::KIND, record.tenant))?;
-        if !tenant.value.audit_enabled {
+    pub async fn record_audit(&self, record: AuditRecord) -> Result<(), DirectoryError> {
+        let tenant = record.tenant;
+        self.record_audit_batch(tenant, vec![record]).await
+    }
+
+    /// Appends several records of one tenant in ONE commit (one fsync on redb): the session
+    /// actors' audit lines are group-committed this way. Every record's tenant is set to
+    /// `tenant`. Skipped when the tenant's audit log is off.
+    pub async fn record_audit_batch(
+        &self,
+        tenant: TenantId,
+        records: Vec<AuditRecord>,
+    ) -> Result<(), DirectoryError> {
+        let sc = scope(tenant)?;
+        let found: Option<Rec<Tenant>> = read(&*self.store, &sc, keys::TENANT).await?;
+        let found = found.ok_or_else(|| DirectoryError::unknown(TenantId::KIND, tenant))?;
+        if !found.value.audit_enabled || records.is_empty() {
             return Ok(());
         }
-        record.tenant = tenant.value.id;
-        let mut tx = Tx::new(audit_scope(record.tenant)?);
-        tx.create(&keys::audit(record.at, record.id), &record)?;
+        let mut tx = Tx::new(audit_scope(found.value.id)?);
+        for mut record in records {
+            record.tenant = found.value.id;
+            tx.create(&keys::audit(record.at, record.id), &record)?;
+        }
         tx.commit(&*self.store).await.map(|_| ())
     }
 

@@ -169,6 +169,7 @@ both_backends!(
     groups_keep_members_and_concurrent_edits_survive,
     role_deletion_disables_assignments,
     session_audit_leaves_tenant_version_alone,
+    audit_batch_lands_whole,
 );
 
 async fn session_audit_leaves_tenant_version_alone(t: TestStore) {
@@ -216,6 +217,45 @@ async fn session_audit_leaves_tenant_version_alone(t: TestStore) {
         2,
         "both scopes purged"
     );
+}
+
+async fn audit_batch_lands_whole(t: TestStore) {
+    // The session actors group-commit their audit lines: a batch is stored whole, under the
+    // tenant it is written for, and skipped when the tenant's audit log is off.
+    let env = Env::new(t);
+    let (tid, _owner) = env.tenant("Acme", "alice").await;
+    let now = env.dir.now();
+    let line = |n: i64| AuditRecord {
+        id: AuditId::new_random(),
+        tenant: tid,
+        at: now + SignedDuration::from_secs(n),
+        actor: AuditActor::System,
+        kind: AuditKind::Session,
+        what: format!("transition {n}"),
+        from: None,
+        outcome: AuditOutcome::Success,
+        device: None,
+        session: None,
+    };
+    let range = AuditQuery::range(now, now + SignedDuration::from_hours(1));
+    env.dir
+        .record_audit_batch(tid, (1..=3).map(line).collect())
+        .await
+        .unwrap();
+    let sessions = |log: Vec<AuditRecord>| -> Vec<String> {
+        log.into_iter()
+            .filter(|r| r.kind == AuditKind::Session)
+            .map(|r| r.what)
+            .collect()
+    };
+    let log = env.dir.query_audit(tid, &range).await.unwrap();
+    assert_eq!(
+        sessions(log),
+        ["transition 1", "transition 2", "transition 3"]
+    );
+    env.dir.record_audit_batch(tid, Vec::new()).await.unwrap();
+    let log = env.dir.query_audit(tid, &range).await.unwrap();
+    assert_eq!(sessions(log).len(), 3);
 }
 
 async fn tenant_creation_makes_builtins(t: TestStore) {
