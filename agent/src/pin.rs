@@ -35,10 +35,12 @@ pub fn pinned_client_config(fingerprint: &str) -> Result<rustls::ClientConfig, A
     Ok(cfg)
 }
 
-/// Accepts exactly the certificate with the pinned SHA-256 fingerprint.
+/// Accepts exactly the certificate with the pinned SHA-256 fingerprint (or, built with
+/// [`PinnedCert::any_certificate`], any certificate); the handshake signature is always checked.
 #[derive(Debug)]
 pub struct PinnedCert {
-    fingerprint: String,
+    /// `None`: any certificate (the relay, which is untrusted by design).
+    fingerprint: Option<String>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
@@ -46,7 +48,16 @@ impl PinnedCert {
     /// A verifier for the certificate whose fingerprint is `fingerprint` (hex, `:` allowed).
     pub fn new(fingerprint: &str) -> Self {
         Self {
-            fingerprint: normalize(fingerprint),
+            fingerprint: Some(normalize(fingerprint)),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+        }
+    }
+
+    /// A verifier that accepts any certificate. Only for the relay's QUIC endpoint: tickets
+    /// authenticate us to it, and Noise authenticates the peer and protects every byte.
+    pub fn any_certificate() -> Self {
+        Self {
+            fingerprint: None,
             provider: Arc::new(rustls::crypto::ring::default_provider()),
         }
     }
@@ -61,7 +72,8 @@ impl ServerCertVerifier for PinnedCert {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if fingerprint(end_entity) == self.fingerprint {
+        let pinned = self.fingerprint.as_ref();
+        if pinned.is_none_or(|want| fingerprint(end_entity) == *want) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(

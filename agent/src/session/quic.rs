@@ -18,11 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::crypto::rustls::QuicClientConfig;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::error::AgentError;
+use crate::pin::PinnedCert;
 
 /// ALPN of the relay's QUIC listener (`switchboard_relay::quic::QUIC_ALPN`).
 pub const RELAY_ALPN: &[u8] = b"switchboard-relay/1";
@@ -118,7 +116,7 @@ fn client_config() -> Result<quinn::ClientConfig, AgentError> {
     .with_protocol_versions(&[&rustls::version::TLS13])
     .map_err(|e| AgentError::Tls(e.to_string()))?
     .dangerous()
-    .with_custom_certificate_verifier(Arc::new(UntrustedRelay::new()))
+    .with_custom_certificate_verifier(Arc::new(PinnedCert::any_certificate()))
     .with_no_client_auth();
     tls.alpn_protocols = vec![RELAY_ALPN.to_vec()];
     let crypto =
@@ -137,68 +135,4 @@ fn client_config() -> Result<quinn::ClientConfig, AgentError> {
         ));
     config.transport_config(Arc::new(transport));
     Ok(config)
-}
-
-/// Accepts any relay certificate; checks only the handshake signature. See the module text
-/// for why skipping the certificate check is safe here.
-#[derive(Debug)]
-struct UntrustedRelay {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl UntrustedRelay {
-    fn new() -> Self {
-        Self {
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
-        }
-    }
-}
-
-impl ServerCertVerifier for UntrustedRelay {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        // The relay is untrusted by design: tickets authenticate us, Noise authenticates the
-        // peer and protects every byte (module text).
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
