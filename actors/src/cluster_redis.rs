@@ -2,11 +2,12 @@
 //!
 //! Each broker node subscribes to its own channel `<ns>:node:<node>` and to the broadcast
 //! channel `<ns>:nodes`; one task publishes everything this node sends, in order (an offer
-//! always leaves before its relay assignment). Sending only queues (bounded; a full queue
-//! drops and counts); a publish gives up after the operation timeout. The subscription
-//! reconnects with backoff (100 ms doubling to 5 s) when Redis goes away. Pub/sub is
-//! fire-and-forget: every wait on an answer is bounded by its caller, and a session whose
-//! messages are lost ends on its own timer.
+//! always leaves before its relay assignment), all that is queued at that moment in one
+//! pipeline (a burst costs one round trip, not one per message). Sending only queues
+//! (bounded; a full queue drops and counts); a publish gives up after the operation timeout.
+//! The subscription reconnects with backoff (100 ms doubling to 5 s) when Redis goes away.
+//! Pub/sub is fire-and-forget: every wait on an answer is bounded by its caller, and a
+//! session whose messages are lost ends on its own timer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,8 @@ use crate::metrics;
 const SEND_QUEUE: usize = 4096;
 /// Received messages queued for the hub at most.
 const INBOUND_QUEUE: usize = 4096;
+/// Messages published in one pipeline (one round trip) at most.
+const PUBLISH_BATCH: usize = 256;
 
 /// The channel node `node` listens on.
 pub fn node_channel(ns: &str, node: &str) -> String {
@@ -36,7 +39,11 @@ pub fn broadcast_channel(ns: &str) -> String {
 }
 
 fn count(direction: &'static str) {
-    ::metrics::counter!(metrics::CLUSTER_MESSAGES_TOTAL, "direction" => direction).increment(1);
+    count_n(direction, 1);
+}
+
+fn count_n(direction: &'static str, n: u64) {
+    ::metrics::counter!(metrics::CLUSTER_MESSAGES_TOTAL, "direction" => direction).increment(n);
 }
 
 /// The node bus over Redis pub/sub. See the module documentation.
@@ -108,22 +115,23 @@ async fn publish_loop(
     mut rx: mpsc::Receiver<(String, String)>,
     op_timeout: Duration,
 ) {
-    while let Some((channel, text)) = rx.recv().await {
-        let sent = tokio::time::timeout(
-            op_timeout,
-            redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(&text)
-                .query_async::<i64>(&mut conn),
-        )
-        .await;
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        // Everything waiting leaves in one pipeline (one round trip), in queue order.
+        let mut pipe = redis::pipe();
+        for (channel, text) in &batch {
+            pipe.cmd("PUBLISH").arg(channel).arg(text).ignore();
+        }
+        let n = batch.len() as u64;
+        let sent = tokio::time::timeout(op_timeout, pipe.query_async::<()>(&mut conn)).await;
         match sent {
-            Ok(Ok(_)) => count("sent"),
+            Ok(Ok(())) => count_n("sent", n),
             _ => {
-                tracing::warn!(%channel, "node message not published");
-                count("dropped");
+                tracing::warn!(messages = n, "node messages not published");
+                count_n("dropped", n);
             }
         }
+        batch.clear();
     }
 }
 

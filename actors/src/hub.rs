@@ -226,7 +226,8 @@ impl Shared {
         }
     }
 
-    /// Records one audit entry about a session (or a refusal).
+    /// Queues one audit entry about a session (or a refusal); [`Shared::audit_flush`] makes
+    /// it durable.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn audit(
         &self,
@@ -251,6 +252,11 @@ impl Shared {
             session: session.map(dir_session),
         };
         self.audit.record(record).await;
+    }
+
+    /// Returns once every audit entry queued so far is stored.
+    pub(crate) async fn audit_flush(&self) {
+        self.audit.flush().await;
     }
 
     /// Asks the relay to cut `session`'s pipes (no-op without a kill hook).
@@ -360,6 +366,12 @@ impl Hub {
     /// are ignored).
     pub fn set_relay_kill(&self, kill: Arc<dyn RelayKill>) {
         let _ = self.shared.relay_kill.set(kill);
+    }
+
+    /// Returns once every audit line the actors queued so far is stored (audit readers call
+    /// it first, so they see every transition that happened before they asked).
+    pub async fn flush_audit(&self) {
+        self.shared.audit_flush().await;
     }
 
     /// Live actors per kind.
@@ -530,6 +542,7 @@ impl Hub {
                         None,
                     )
                     .await;
+                self.shared.audit_flush().await;
                 Err(err)
             }
         }

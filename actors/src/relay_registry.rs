@@ -3,7 +3,8 @@
 //!
 //! `RelayRegistry` is the trait the session actor uses; `InMemoryRelays` is the single-node
 //! implementation the broker feeds; `relay_registry_redis` holds the one a cluster shares.
-//! Both choose with [`pick_least_loaded`]. Time is `tokio::time`, so tests drive heartbeat
+//! Both keep their relays in a [`RelayTable`] (pick, count, release, live count) and choose
+//! with [`pick_least_loaded`]; they differ in how a relay's load is weighed ([`LoadRule`]). Time is `tokio::time`, so tests drive heartbeat
 //! expiry with paused time. Nothing here talks to a relay.
 
 use std::collections::HashMap;
@@ -102,24 +103,122 @@ pub trait RelayRegistry: Send + Sync + std::fmt::Debug {
     fn live_count(&self) -> usize;
 }
 
+/// How a [`RelayTable`] weighs a relay: its reported load combined with the sessions this
+/// broker counted on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoadRule {
+    /// The larger of the two: the in-memory registry's relays are this broker's, so their
+    /// report and the broker's count describe the same sessions.
+    Max,
+    /// The sum: the shared registry counts this broker's picks since the last refresh on top
+    /// of the load every relay reported then.
+    Sum,
+}
+
+/// One relay in a [`RelayTable`].
 #[derive(Debug)]
-struct Entry {
-    info: RelayInfo,
-    expires: Instant,
-    reported: u32,
-    assigned: u32,
+pub(crate) struct Entry {
+    pub(crate) info: RelayInfo,
+    /// It is not picked from this instant on (unless refreshed).
+    pub(crate) expires: Instant,
+    /// The load the relay reported.
+    pub(crate) reported: u32,
+    /// Sessions this broker counted on it (see [`LoadRule`]).
+    pub(crate) counted: u32,
 }
 
 impl Entry {
-    fn load(&self) -> u32 {
-        self.reported.max(self.assigned)
+    /// Live for `ttl` from now, no load reported or counted yet.
+    pub(crate) fn new(info: RelayInfo, ttl: Duration) -> Self {
+        Self {
+            info,
+            expires: Instant::now() + ttl,
+            reported: 0,
+            counted: 0,
+        }
+    }
+}
+
+/// The relays a broker picks from, shared by both registries: the pick, the count of a pick
+/// and its release, the live count. Expired entries stay until their owner removes them, but
+/// are never picked or counted live.
+#[derive(Debug)]
+pub(crate) struct RelayTable {
+    rule: LoadRule,
+    relays: Mutex<HashMap<RelayId, Entry>>,
+}
+
+impl RelayTable {
+    /// An empty table weighing relays by `rule`.
+    pub(crate) fn new(rule: LoadRule) -> Self {
+        Self {
+            rule,
+            relays: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The entries, for registering, heartbeats and refreshes.
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, HashMap<RelayId, Entry>> {
+        self.relays.lock()
+    }
+
+    fn load(&self, e: &Entry) -> u32 {
+        match self.rule {
+            LoadRule::Max => e.reported.max(e.counted),
+            LoadRule::Sum => e.reported.saturating_add(e.counted),
+        }
+    }
+
+    /// Picks the least loaded live relay in `region` (see [`pick_least_loaded`]) and counts
+    /// one session on it.
+    pub(crate) fn acquire(&self, region: Option<&str>) -> Option<RelayChoice> {
+        let now = Instant::now();
+        let mut m = self.relays.lock();
+        let live = m.values().filter(|e| e.expires > now).map(|e| Candidate {
+            id: e.info.id,
+            region: &e.info.region,
+            load: self.load(e),
+            capacity: e.info.capacity,
+        });
+        let id = pick_least_loaded(live, region)?;
+        let e = m.get_mut(&id)?;
+        e.counted = e.counted.saturating_add(1);
+        Some(RelayChoice {
+            id,
+            addr: e.info.addr.clone(),
+        })
+    }
+
+    /// A session counted on `id` ended.
+    pub(crate) fn release(&self, id: RelayId) {
+        if let Some(e) = self.relays.lock().get_mut(&id) {
+            e.counted = e.counted.saturating_sub(1);
+        }
+    }
+
+    /// Relays not expired.
+    pub(crate) fn live_count(&self) -> usize {
+        let now = Instant::now();
+        self.relays
+            .lock()
+            .values()
+            .filter(|e| e.expires > now)
+            .count()
     }
 }
 
 /// The in-memory relay registry of one broker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InMemoryRelays {
-    relays: Mutex<HashMap<RelayId, Entry>>,
+    table: RelayTable,
+}
+
+impl Default for InMemoryRelays {
+    fn default() -> Self {
+        Self {
+            table: RelayTable::new(LoadRule::Max),
+        }
+    }
 }
 
 impl InMemoryRelays {
@@ -130,27 +229,26 @@ impl InMemoryRelays {
 
     /// Sessions currently counted on `id` by this broker.
     pub fn assigned(&self, id: RelayId) -> Option<u32> {
-        self.relays.lock().get(&id).map(|e| e.assigned)
+        self.table.lock().get(&id).map(|e| e.counted)
     }
 }
 
 impl RelayRegistry for InMemoryRelays {
     fn register(&self, info: RelayInfo, ttl: Duration) {
-        let mut m = self.relays.lock();
-        let assigned = m.get(&info.id).map_or(0, |e| e.assigned);
+        let mut m = self.table.lock();
+        let counted = m.get(&info.id).map_or(0, |e| e.counted);
+        let id = info.id;
         m.insert(
-            info.id,
+            id,
             Entry {
-                info,
-                expires: Instant::now() + ttl,
-                reported: 0,
-                assigned,
+                counted,
+                ..Entry::new(info, ttl)
             },
         );
     }
 
     fn heartbeat(&self, id: RelayId, reported_load: u32, ttl: Duration) -> bool {
-        match self.relays.lock().get_mut(&id) {
+        match self.table.lock().get_mut(&id) {
             Some(e) => {
                 e.expires = Instant::now() + ttl;
                 e.reported = reported_load;
@@ -161,40 +259,19 @@ impl RelayRegistry for InMemoryRelays {
     }
 
     fn deregister(&self, id: RelayId) {
-        self.relays.lock().remove(&id);
+        self.table.lock().remove(&id);
     }
 
     fn acquire(&self, region: Option<&str>) -> Option<RelayChoice> {
-        let now = Instant::now();
-        let mut m = self.relays.lock();
-        let live = m.values().filter(|e| e.expires > now).map(|e| Candidate {
-            id: e.info.id,
-            region: &e.info.region,
-            load: e.load(),
-            capacity: e.info.capacity,
-        });
-        let id = pick_least_loaded(live, region)?;
-        let e = m.get_mut(&id)?;
-        e.assigned = e.assigned.saturating_add(1);
-        Some(RelayChoice {
-            id,
-            addr: e.info.addr.clone(),
-        })
+        self.table.acquire(region)
     }
 
     fn release(&self, id: RelayId) {
-        if let Some(e) = self.relays.lock().get_mut(&id) {
-            e.assigned = e.assigned.saturating_sub(1);
-        }
+        self.table.release(id);
     }
 
     fn live_count(&self) -> usize {
-        let now = Instant::now();
-        self.relays
-            .lock()
-            .values()
-            .filter(|e| e.expires > now)
-            .count()
+        self.table.live_count()
     }
 }
 

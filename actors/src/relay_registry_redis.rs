@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use crate::counts::TaskGuard;
 use crate::error::ActorError;
 use crate::metrics;
-use crate::relay_registry::{Candidate, RelayChoice, RelayInfo, RelayRegistry, pick_least_loaded};
+use crate::relay_registry::{Entry, LoadRule, RelayChoice, RelayInfo, RelayRegistry, RelayTable};
 
 /// Registry writes (announce, withdraw) queued at most; more are dropped and counted.
 const WRITE_QUEUE: usize = 256;
@@ -232,21 +232,6 @@ impl Default for RegistryTiming {
 }
 
 #[derive(Debug)]
-struct Cached {
-    info: RelayInfo,
-    reported: u32,
-    expires: Instant,
-    /// Picks by this broker since the last refresh.
-    picks: u32,
-}
-
-impl Cached {
-    fn load(&self) -> u32 {
-        self.reported.saturating_add(self.picks)
-    }
-}
-
-#[derive(Debug)]
 enum Write {
     Announce(RelayInfo, u32, Duration),
     Withdraw(RelayId),
@@ -256,7 +241,7 @@ enum Write {
 #[derive(Debug)]
 pub struct RedisRelays {
     announcer: RelayAnnouncer,
-    cache: Mutex<HashMap<RelayId, Cached>>,
+    cache: RelayTable,
     /// Relays this process announces (its in-process relay), for heartbeats.
     own: Mutex<HashMap<RelayId, RelayInfo>>,
     writes: mpsc::Sender<Write>,
@@ -280,7 +265,7 @@ impl RedisRelays {
             let writer = tokio::spawn(write_loop(announcer.clone(), rx));
             Self {
                 announcer,
-                cache: Mutex::new(HashMap::new()),
+                cache: RelayTable::new(LoadRule::Sum),
                 own: Mutex::new(HashMap::new()),
                 writes: tx,
                 vanished: Mutex::new(Vec::new()),
@@ -315,16 +300,15 @@ impl RedisRelays {
             }
         };
         let now = Instant::now();
-        let fresh: HashMap<RelayId, Cached> = live
+        let fresh: HashMap<RelayId, Entry> = live
             .into_iter()
             .map(|(info, reported, ttl)| {
-                let c = Cached {
-                    info,
+                let e = Entry {
                     reported,
                     expires: now + ttl,
-                    picks: 0,
+                    ..Entry::new(info, ttl)
                 };
-                (c.info.id, c)
+                (e.info.id, e)
             })
             .collect();
         let old = std::mem::replace(&mut *self.cache.lock(), fresh);
@@ -385,15 +369,9 @@ impl RelayRegistry for RedisRelays {
     fn register(&self, info: RelayInfo, ttl: Duration) {
         self.own.lock().insert(info.id, info.clone());
         // Pickable here at once, not only after the write and the next refresh.
-        self.cache.lock().insert(
-            info.id,
-            Cached {
-                info: info.clone(),
-                reported: 0,
-                expires: Instant::now() + ttl,
-                picks: 0,
-            },
-        );
+        self.cache
+            .lock()
+            .insert(info.id, Entry::new(info.clone(), ttl));
         self.queue(Write::Announce(info, 0, ttl));
     }
 
@@ -415,36 +393,15 @@ impl RelayRegistry for RedisRelays {
     }
 
     fn acquire(&self, region: Option<&str>) -> Option<RelayChoice> {
-        let now = Instant::now();
-        let mut m = self.cache.lock();
-        let live = m.values().filter(|e| e.expires > now).map(|e| Candidate {
-            id: e.info.id,
-            region: &e.info.region,
-            load: e.load(),
-            capacity: e.info.capacity,
-        });
-        let id = pick_least_loaded(live, region)?;
-        let e = m.get_mut(&id)?;
-        e.picks = e.picks.saturating_add(1);
-        Some(RelayChoice {
-            id,
-            addr: e.info.addr.clone(),
-        })
+        self.cache.acquire(region)
     }
 
     fn release(&self, id: RelayId) {
-        if let Some(e) = self.cache.lock().get_mut(&id) {
-            e.picks = e.picks.saturating_sub(1);
-        }
+        self.cache.release(id);
     }
 
     fn live_count(&self) -> usize {
-        let now = Instant::now();
-        self.cache
-            .lock()
-            .values()
-            .filter(|e| e.expires > now)
-            .count()
+        self.cache.live_count()
     }
 }
 

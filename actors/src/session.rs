@@ -303,6 +303,8 @@ impl SessionState {
             c => outcome_of(c),
         };
         self.audit(AuditKind::Session, what, outcome).await;
+        // The session's lines are durable before its actor stops; its setup did not wait.
+        self.shared.audit_flush().await;
         myself.stop(Some(code.name().into()));
     }
 
@@ -368,7 +370,10 @@ impl SessionState {
         self.arm(myself, self.shared.config.bind_timeout);
         self.audit(
             AuditKind::Session,
-            format!("relay {} assigned; tickets issued", choice.id),
+            format!(
+                "the Host accepted; relay {} assigned, tickets issued",
+                choice.id
+            ),
             AuditOutcome::Success,
         )
         .await;
@@ -389,12 +394,6 @@ impl SessionState {
             }
             (SessionEvent::HostAccepted, SessionPhase::Offered) => {
                 self.disarm();
-                self.audit(
-                    AuditKind::Session,
-                    "the Host accepted the offer".into(),
-                    AuditOutcome::Success,
-                )
-                .await;
                 self.assign_relay(myself).await;
             }
             (
@@ -463,12 +462,7 @@ impl SessionState {
                     Side::Guest => (host, true),
                 };
                 self.phase = SessionPhase::RelayAssigned { relay, host, guest };
-                self.audit(
-                    AuditKind::Session,
-                    format!("the {side} bound at relay {relay}"),
-                    AuditOutcome::Success,
-                )
-                .await;
+                // One line when both are bound; a side that never binds is named at the end.
                 if host && guest {
                     self.disarm();
                     self.phase = SessionPhase::Active { relay };
@@ -476,7 +470,7 @@ impl SessionState {
                     self.record_setup("ok");
                     self.audit(
                         AuditKind::Session,
-                        "session active: both sides bound".into(),
+                        format!("session active: both sides bound at relay {relay}"),
                         AuditOutcome::Success,
                     )
                     .await;
@@ -508,9 +502,13 @@ impl SessionState {
                 ErrorCode::DeviceOffline,
                 "the Host did not answer the offer",
             ),
-            SessionPhase::RelayAssigned { .. } => (
+            SessionPhase::RelayAssigned { host, guest, .. } => (
                 ErrorCode::BindTimeout,
-                "a side did not bind at the relay in time",
+                match (host, guest) {
+                    (true, false) => "the Guest did not bind at the relay in time",
+                    (false, true) => "the Host did not bind at the relay in time",
+                    _ => "neither side bound at the relay in time",
+                },
             ),
             SessionPhase::Active { .. } | SessionPhase::Ended => return,
         };

@@ -46,6 +46,7 @@ pub mod noise;
 pub mod permissions;
 pub mod relay_handshake;
 pub mod ticket;
+pub mod ticket_memo;
 mod wire;
 
 pub use control_acceptor::{ControlAcceptor, ControlAcceptorEvent};
@@ -62,3 +63,4 @@ pub use relay_handshake::{
     RelayHandshakeError,
 };
 pub use ticket::{SessionTicket, TicketError, TicketKeyError, TicketSigner, TicketVerifier};
+pub use ticket_memo::IssuedTickets;

@@ -17,6 +17,11 @@ use crate::frame::{DEFAULT_MAX_FRAME, FrameDecoder, FrameError, MAX_FRAME_LIMIT}
 use crate::ids::Side;
 use crate::message::{ControlMessage, MessageError};
 
+/// ALPN protocol id of a relay connection over QUIC: the relay's listener offers it and every
+/// endpoint (agent, bench) asks for it. The connection carries this same handshake on its one
+/// bidirectional stream.
+pub const RELAY_ALPN: &[u8] = b"switchboard-relay/1";
+
 /// Limits of one relay handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelayHandshakeConfig {

@@ -8,6 +8,7 @@
 //! Replay detection (the nonce cache) is the relay's job, not this module's.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -15,6 +16,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use crate::error_code::ErrorCode;
 use crate::ids::{RelayId, SessionId, Side, TenantId};
 use crate::permissions::PermissionSet;
+use crate::ticket_memo::IssuedTickets;
 use crate::wire::Reader;
 
 /// Domain-separation prefix of the signed message.
@@ -157,6 +159,7 @@ impl SessionTicket {
 pub struct TicketSigner {
     key_id: u32,
     key: SigningKey,
+    issued: Option<Arc<IssuedTickets>>,
 }
 
 impl std::fmt::Debug for TicketSigner {
@@ -173,7 +176,15 @@ impl TicketSigner {
         Self {
             key_id,
             key: SigningKey::from_bytes(&secret),
+            issued: None,
         }
+    }
+
+    /// Remembers every ticket it signs in `issued`, for a relay in the same process
+    /// ([`TicketVerifier::trusting_issued`]).
+    pub fn remembering(mut self, issued: Arc<IssuedTickets>) -> Self {
+        self.issued = Some(issued);
+        self
     }
 
     /// The key id written into every ticket this signer signs.
@@ -197,7 +208,11 @@ impl TicketSigner {
         ticket.encode_body(&mut msg);
         let signature = self.key.sign(&msg);
         msg.put_slice(&signature.to_bytes());
-        msg.split_off(TICKET_DOMAIN.len()).freeze()
+        let signed = msg.split_off(TICKET_DOMAIN.len()).freeze();
+        if let Some(issued) = &self.issued {
+            issued.remember(&signed);
+        }
+        signed
     }
 }
 
@@ -205,6 +220,7 @@ impl TicketSigner {
 #[derive(Debug, Clone)]
 pub struct TicketVerifier {
     keys: HashMap<u32, VerifyingKey>,
+    issued: Option<Arc<IssuedTickets>>,
 }
 
 impl TicketVerifier {
@@ -215,7 +231,17 @@ impl TicketVerifier {
             let key = VerifyingKey::from_bytes(&bytes).map_err(|_| TicketKeyError { key_id })?;
             map.insert(key_id, key);
         }
-        Ok(Self { keys: map })
+        Ok(Self {
+            keys: map,
+            issued: None,
+        })
+    }
+
+    /// Accepts a ticket found in `issued` (signed by a [`TicketSigner`] of this process) by
+    /// comparing bytes instead of verifying its signature; every other check still applies.
+    pub fn trusting_issued(mut self, issued: Arc<IssuedTickets>) -> Self {
+        self.issued = Some(issued);
+        self
     }
 
     /// The trusted key ids.
@@ -237,14 +263,17 @@ impl TicketVerifier {
             .keys
             .get(&ticket.key_id)
             .ok_or(TicketError::UnknownKey)?;
-        let body = signed
-            .get(..TICKET_BODY_LEN)
-            .ok_or(TicketError::Malformed)?;
-        let mut msg = Vec::with_capacity(TICKET_DOMAIN.len() + TICKET_BODY_LEN);
-        msg.extend_from_slice(TICKET_DOMAIN);
-        msg.extend_from_slice(body);
-        key.verify_strict(&msg, &Signature::from_bytes(&signature))
-            .map_err(|_| TicketError::Forged)?;
+        let signed_here = self.issued.as_ref().is_some_and(|i| i.take(signed));
+        if !signed_here {
+            let body = signed
+                .get(..TICKET_BODY_LEN)
+                .ok_or(TicketError::Malformed)?;
+            let mut msg = Vec::with_capacity(TICKET_DOMAIN.len() + TICKET_BODY_LEN);
+            msg.extend_from_slice(TICKET_DOMAIN);
+            msg.extend_from_slice(body);
+            key.verify_strict(&msg, &Signature::from_bytes(&signature))
+                .map_err(|_| TicketError::Forged)?;
+        }
         if now_unix_ms >= ticket.expires_at_unix_ms {
             return Err(TicketError::Expired);
         }
@@ -292,6 +321,46 @@ mod tests {
         assert_eq!(
             verifier.verify(&signed, RelayId(42), Side::Host, NOW),
             Ok(ticket())
+        );
+    }
+
+    #[test]
+    fn issued_tickets_skip_the_signature_but_no_other_check() {
+        let issued = Arc::new(IssuedTickets::new());
+        let signer = TicketSigner::new(7, [5; 32]).remembering(Arc::clone(&issued));
+        let verifier = TicketVerifier::new([(7, signer.public_key())])
+            .unwrap()
+            .trusting_issued(Arc::clone(&issued));
+        let signed = signer.sign(&ticket());
+        assert_eq!(issued.len(), 1);
+        // Expiry, relay and side are still checked.
+        for (relay, side, now, refused) in [
+            (42, Side::Host, NOW + 30_000, TicketError::Expired),
+            (43, Side::Host, NOW, TicketError::WrongRelay),
+            (42, Side::Guest, NOW, TicketError::WrongSide),
+        ] {
+            issued.remember(&signed);
+            assert_eq!(
+                verifier.verify(&signed, RelayId(relay), side, now),
+                Err(refused)
+            );
+        }
+        issued.remember(&signed);
+        assert_eq!(
+            verifier.verify(&signed, RelayId(42), Side::Host, NOW),
+            Ok(ticket())
+        );
+        assert!(issued.is_empty(), "taken by the relay");
+        // A second presentation is verified (and still valid: replay is the nonce cache's job).
+        assert_eq!(
+            verifier.verify(&signed, RelayId(42), Side::Host, NOW),
+            Ok(ticket())
+        );
+        // A ticket from another signer with the same key id is not in the memo: forged.
+        let other = TicketSigner::new(7, [6; 32]).sign(&ticket());
+        assert_eq!(
+            verifier.verify(&other, RelayId(42), Side::Host, NOW),
+            Err(TicketError::Forged)
         );
     }
 

@@ -6,6 +6,10 @@
 //! A spawned server's output goes to files in its data dir (shown when it fails to start);
 //! its pid is kept for process statistics; it is killed at the end of the run (and when the
 //! [`Target`] is dropped). It provisions nothing inside the broker (`fleet.rs` does).
+//!
+//! The pieces of starting a server that the black-box tests (`switchboard-tests`) share with
+//! it live here too: free loopback ports, reading `serve`'s start-up lines (fingerprint, relay
+//! id) and the bounded wait for a healthy admin API.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,7 +21,7 @@ use switchboard_agent::http::HttpClient;
 use crate::error::LoadgenError;
 
 /// Bound on a spawned server's start (first line to a healthy admin API).
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The spawned server's bootstrap tenant.
 pub const SPAWN_TENANT: &str = "Loadgen";
 /// The spawned server's bootstrap owner.
@@ -175,18 +179,63 @@ pub fn find_switchboard() -> Result<PathBuf, LoadgenError> {
     })
 }
 
-/// A loopback TCP port that was free a moment ago.
-fn free_tcp() -> Result<u16, LoadgenError> {
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read, release).
+/// The black-box tests (`switchboard-tests`) use this one too.
+pub fn free_tcp_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port())
 }
 
-/// A loopback UDP port that was free a moment ago.
-fn free_udp() -> Result<u16, LoadgenError> {
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+pub fn free_udp_port() -> std::io::Result<u16> {
     Ok(std::net::UdpSocket::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port())
+}
+
+/// What `switchboard serve` prints before its control certificate's fingerprint.
+const FINGERPRINT_PREFIX: &str = "control certificate sha256 fingerprint ";
+
+/// The fingerprint on `switchboard serve`'s `control certificate sha256 fingerprint <fp>
+/// [(generated now)]` start-up line; `None` for any other line.
+pub fn fingerprint_of(line: &str) -> Option<&str> {
+    line.strip_prefix(FINGERPRINT_PREFIX)?
+        .split_whitespace()
+        .next()
+}
+
+/// Whether `line` is the `relay on ...` line, the last `switchboard serve` prints at start.
+pub fn is_relay_line(line: &str) -> bool {
+    line.starts_with("relay on ")
+}
+
+/// The relay id on the `relay on [..] (clients dial ..; relay id <id>)` line.
+pub fn relay_id_of(line: &str) -> Option<u64> {
+    if !is_relay_line(line) {
+        return None;
+    }
+    line.rsplit("relay id ")
+        .next()?
+        .trim_end_matches(')')
+        .parse()
+        .ok()
+}
+
+/// Waits until `GET /api/v1/health` answers 200, for at most `timeout` (every 100 ms).
+pub async fn wait_healthy(http: &HttpClient, timeout: Duration) -> Result<(), LoadgenError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match http.request("GET", "/api/v1/health", None, None).await {
+            Ok(r) if r.status == 200 => return Ok(()),
+            other if tokio::time::Instant::now() >= deadline => {
+                return Err(LoadgenError::Spawn(format!(
+                    "admin API not healthy within {timeout:?}: {other:?}"
+                )));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// The generated configuration: connection and login limits high enough for a load run from
@@ -201,6 +250,11 @@ pub fn serve_config(extra: Option<&str>) -> String {
          login_rate_burst = 100000\nlogin_rate_per_second = 100000.0\n\
          max_sessions_per_tenant = 1000000\nmax_sessions = 1000000\n",
     );
+    // The in-process relay's session and waiting caps (10,000 and per-IP) would stop a
+    // loopback idle-scale run early; a `[relay.limits]` of the caller's own wins.
+    if !extra.is_some_and(|e| e.contains("[relay.limits]")) {
+        c.push_str("[relay.limits]\nmax_sessions = 1000000\nwaiting_total = 100000\nwaiting_per_ip = 100000\n");
+    }
     if let Some(e) = extra {
         c.push_str(e);
         c.push('\n');
@@ -215,8 +269,8 @@ async fn spawn(o: &TargetOptions) -> Result<Target, LoadgenError> {
         .tempdir()?;
     let config = dir.path().join("switchboard.toml");
     std::fs::write(&config, serve_config(o.extra_config.as_deref()))?;
-    let (admin, control, control_quic) = (free_tcp()?, free_tcp()?, free_udp()?);
-    let relay = free_tcp()?;
+    let (admin, control, control_quic) = (free_tcp_port()?, free_tcp_port()?, free_udp_port()?);
+    let relay = free_tcp_port()?;
     let at = |p: u16| format!("127.0.0.1:{p}");
     let mut args: Vec<String> = vec![
         "serve".into(),
@@ -283,23 +337,18 @@ async fn spawn(o: &TargetOptions) -> Result<Target, LoadgenError> {
         transport: o.transport,
         spawned: Some(s),
     };
-    wait_healthy(&t).await?;
+    wait_healthy(&t.http()?, START_TIMEOUT).await?;
     Ok(t)
 }
 
 /// The fingerprint from the `control certificate sha256 fingerprint` line, once `relay on`
 /// was printed too (both within [`START_TIMEOUT`]).
 async fn wait_started(s: &mut Spawned, out: &Path) -> Result<String, String> {
-    const PREFIX: &str = "control certificate sha256 fingerprint ";
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
         let text = std::fs::read_to_string(out).unwrap_or_default();
-        let fp = text
-            .lines()
-            .find_map(|l| l.strip_prefix(PREFIX))
-            .and_then(|r| r.split_whitespace().next());
-        if let Some(fp) = fp
-            && text.lines().any(|l| l.starts_with("relay on "))
+        if let Some(fp) = text.lines().find_map(fingerprint_of)
+            && text.lines().any(is_relay_line)
         {
             return Ok(fp.to_owned());
         }
@@ -312,22 +361,6 @@ async fn wait_started(s: &mut Spawned, out: &Path) -> Result<String, String> {
             ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_healthy(t: &Target) -> Result<(), LoadgenError> {
-    let http = t.http()?;
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-    loop {
-        match http.request("GET", "/api/v1/health", None, None).await {
-            Ok(r) if r.status == 200 => return Ok(()),
-            other if tokio::time::Instant::now() >= deadline => {
-                return Err(LoadgenError::Spawn(format!(
-                    "admin API not healthy within {START_TIMEOUT:?}: {other:?}"
-                )));
-            }
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
     }
 }
 
@@ -359,5 +392,21 @@ mod tests {
         };
         let e = existing("127.0.0.1:1", &o).unwrap_err();
         assert!(e.to_string().contains("--admin-url"), "{e}");
+    }
+
+    #[test]
+    fn start_up_lines_are_read() {
+        let fp = "control certificate sha256 fingerprint ab:cd (generated now)";
+        assert_eq!(fingerprint_of(fp), Some("ab:cd"));
+        assert_eq!(
+            fingerprint_of("control certificate sha256 fingerprint "),
+            None
+        );
+        assert_eq!(fingerprint_of("relay on [127.0.0.1:1]"), None);
+        let relay = "relay on [127.0.0.1:5] (clients dial 127.0.0.1:5; relay id 42)";
+        assert!(is_relay_line(relay));
+        assert_eq!(relay_id_of(relay), Some(42));
+        assert_eq!(relay_id_of("node name relay id 42"), None);
+        assert!(free_tcp_port().unwrap() > 0 && free_udp_port().unwrap() > 0);
     }
 }

@@ -8,28 +8,12 @@
 //! Needs the `switchboard` binary built in the same target dir
 //! (`cargo build -p switchboard-broker`). No timing assertion.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
-fn loadgen() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_switchboard-loadgen"))
-}
-
-fn switchboard_bin() -> anyhow::Result<PathBuf> {
-    // target/<profile>/deps/binary-xxxx -> target/<profile>/switchboard
-    let exe = std::env::current_exe()?;
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow::anyhow!("no target dir above {}", exe.display()))?;
-    let bin = profile.join("switchboard");
-    anyhow::ensure!(
-        bin.is_file(),
-        "build the server first: cargo build -p switchboard-broker (looked at {})",
-        bin.display()
-    );
-    Ok(bin)
-}
+use common::{loadgen, run_loadgen};
 
 fn compare(a: &Path, b: &Path) -> anyhow::Result<i32> {
     let out = Command::new(loadgen())
@@ -50,10 +34,8 @@ fn compare(a: &Path, b: &Path) -> anyhow::Result<i32> {
 fn spawn_run_json_and_compare() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("base.json");
-    let out = Command::new(loadgen())
-        .env("SWITCHBOARD_BIN", switchboard_bin().unwrap())
-        .args([
-            "run",
+    let out = run_loadgen(
+        &[
             "setup-storm",
             "bulk",
             "--count",
@@ -70,14 +52,11 @@ fn spawn_run_json_and_compare() {
             "1M",
             "--duration",
             "60",
-            "--quiet",
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .unwrap();
+        ],
+        &json,
+    )
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "loadgen run failed");
     assert!(
         stdout.contains("== setup-storm") && stdout.contains("== bulk"),

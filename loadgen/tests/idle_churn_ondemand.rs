@@ -7,40 +7,17 @@
 //! Needs the `switchboard` binary built in the same target dir
 //! (`cargo build -p switchboard-broker`). No timing assertion; each run is bounded.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
 
 use serde_json::Value;
-
-fn switchboard_bin() -> PathBuf {
-    // target/<profile>/deps/<test>-xxxx -> target/<profile>/switchboard
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("switchboard");
-    assert!(
-        bin.is_file(),
-        "build the server first: cargo build -p switchboard-broker (looked at {})",
-        bin.display()
-    );
-    bin
-}
 
 /// Runs `switchboard-loadgen run <args> --json <dir>/out.json --quiet`; the one scenario's
 /// report.
 fn run(dir: &Path, args: &[&str]) -> Value {
     let json = dir.join("out.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard-loadgen"))
-        .env("SWITCHBOARD_BIN", switchboard_bin())
-        .arg("run")
-        .args(args)
-        .args(["--quiet", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    eprintln!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_loadgen(args, &json).unwrap();
     assert!(out.status.success(), "{args:?}: {:?}", out.status);
     let run: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let scenarios = run["scenarios"].as_array().unwrap();

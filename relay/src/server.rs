@@ -25,8 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use switchboard_codec::{
-    ErrorCode, RelayAcceptor, RelayHandshakeConfig, SessionId, SessionTicket, Side, TenantId,
-    TicketVerifier,
+    ErrorCode, IssuedTickets, RelayAcceptor, RelayHandshakeConfig, SessionId, SessionTicket, Side,
+    TenantId, TicketVerifier,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, oneshot};
@@ -99,9 +99,23 @@ impl RelayHandle {
     /// Validates `cfg`, binds every TCP listen address (and the metrics address) and starts
     /// serving. Records go to `sink`.
     pub async fn start(cfg: RelayConfig, sink: Arc<dyn RecordSink>) -> Result<Self, RelayError> {
+        Self::start_trusting(cfg, sink, None).await
+    }
+
+    /// [`RelayHandle::start`] for a relay in the broker's process: tickets found in `issued`
+    /// (signed by that broker) are accepted without verifying their signature again.
+    pub async fn start_trusting(
+        cfg: RelayConfig,
+        sink: Arc<dyn RecordSink>,
+        issued: Option<Arc<IssuedTickets>>,
+    ) -> Result<Self, RelayError> {
         cfg.validate()?;
-        let verifier = TicketVerifier::new(cfg.broker_keys.iter().map(|k| (k.id, k.public_key)))
-            .map_err(|e| RelayError::Config(format!("broker_keys: {e}")))?;
+        let mut verifier =
+            TicketVerifier::new(cfg.broker_keys.iter().map(|k| (k.id, k.public_key)))
+                .map_err(|e| RelayError::Config(format!("broker_keys: {e}")))?;
+        if let Some(issued) = issued {
+            verifier = verifier.trusting_issued(issued);
+        }
         let tenants = TenantLimiters::new(cfg.limits.tenant_byte_rate, cfg.tenant_overrides()?);
         let room = Room::new(RoomLimits {
             waiting_per_ip: cfg.limits.waiting_per_ip,

@@ -6,7 +6,7 @@
 
 pub use switchboard_agent::admin::Admin;
 
-use crate::serve::{OWNER, PASSWORD, ServeProcess};
+use crate::serve::{PASSWORD, ServeProcess};
 
 /// The tenant of the agent tests.
 #[derive(Debug, Clone)]
@@ -31,7 +31,7 @@ pub struct Tenant {
 
 /// Users, groups, roles, assignments and a package, all through the admin API.
 pub async fn setup_tenant(serve: &ServeProcess) -> anyhow::Result<Tenant> {
-    let admin = Admin::login(serve.http()?, OWNER, PASSWORD).await?;
+    let admin = serve.owner().await?;
     let tech = admin.create_user("tech", PASSWORD).await?;
     let viewer = admin.create_user("viewer", PASSWORD).await?;
     let outsider = admin.create_user("outsider", PASSWORD).await?;

@@ -38,14 +38,11 @@ impl AgentProcess {
         let program = crate::binaries::switchboard_agent()?;
         let mut all = vec!["--state".to_owned(), state.display().to_string()];
         all.extend(args.iter().map(|s| (*s).to_owned()));
-        let env = vec![
-            (
-                "SWITCHBOARD_AGENT_STATE".to_owned(),
-                state.display().to_string(),
-            ),
-            ("RUST_LOG".to_owned(), "info".to_owned()),
-            ("NO_COLOR".to_owned(), "1".to_owned()),
-        ];
+        let mut env = crate::child::log_env();
+        env.push((
+            "SWITCHBOARD_AGENT_STATE".to_owned(),
+            state.display().to_string(),
+        ));
         let proc = ChildProcess::spawn(label, &program, &all, &env, stdin)?;
         Ok(Self {
             proc,

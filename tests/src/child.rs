@@ -15,6 +15,14 @@ use tokio::sync::watch;
 /// Lines printed at most when a process is dropped.
 const PRINTED_LINES: usize = 400;
 
+/// What every child of the tests gets in its environment: `RUST_LOG=info`, `NO_COLOR=1`.
+pub fn log_env() -> Vec<(String, String)> {
+    vec![
+        ("RUST_LOG".into(), "info".into()),
+        ("NO_COLOR".into(), "1".into()),
+    ]
+}
+
 /// One captured line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {

@@ -15,9 +15,5 @@ pub mod serve;
 pub mod sshd;
 
 pub use redis_server::RedisServer;
-
-/// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read, release).
-pub fn free_tcp_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
-}
+/// A TCP port on 127.0.0.1 that was free a moment ago (the loadgen's, which spawns servers too).
+pub use switchboard_loadgen::target::free_tcp_port;

@@ -14,13 +14,12 @@ mod cluster_support;
 
 use std::time::Duration;
 
+use switchboard_tests::admin::setup_tenant;
+use switchboard_tests::agent_proc::AgentProcess;
 use switchboard_tests::{RedisServer, free_tcp_port};
 
-use agent_support::{Echo, check_echo, expect_no_echo, pattern, roundtrip};
-use cluster_support::{
-    ClusterNode, SeparateRelay, WAIT, audit_lines, connect, host_on, login_on, one_session,
-    sessions, setup_tenant,
-};
+use agent_support::{Echo, World, check_echo, expect_no_echo, pattern, roundtrip};
+use cluster_support::{SeparateRelay, WAIT, audit_lines, one_session, sessions, start_node};
 
 /// `switchboard-agent`'s exit code when the session was ended for it.
 const EXIT_DISCONNECTED: i32 = 4;
@@ -40,33 +39,57 @@ async fn wait_no_sessions(admin: &switchboard_tests::admin::Admin) -> anyhow::Re
     }
 }
 
+/// `guest connect` through `node` with a tunnel from a fresh local port to `echo`, once an
+/// echo came back through it: (local port, guest).
+async fn echo_tunnel(
+    node: &World,
+    state: &tempfile::TempDir,
+    device: &str,
+    echo: &Echo,
+) -> anyhow::Result<(u16, AgentProcess)> {
+    let local = free_tcp_port()?;
+    let guest = node
+        .connect(state, device, &[(local, echo.target())])
+        .await?;
+    check_echo(local).await?;
+    Ok((local, guest))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_on_one_node_guest_on_another() -> anyhow::Result<()> {
     let redis = RedisServer::start()?;
-    let a = ClusterNode::start(&redis, "node-a", None).await?;
-    let b = ClusterNode::start(&redis, "node-b", Some(a.data.path())).await?;
-    assert_ne!(a.relay_id, b.relay_id, "each node announces its own relay");
-    let key = setup_tenant(&a).await?;
-    let echo = Echo::start().await?;
-    let (_host, device, _host_state) = host_on(&a, &key, &echo.target()).await?;
-    let guest_state = login_on(&b).await?;
+    let a = start_node(&redis, "node-a", None).await?;
+    let b = start_node(&redis, "node-b", Some(a.data_dir())).await?;
+    let node_relays = [a.relay_id, b.relay_id];
+    assert_ne!(
+        node_relays[0], node_relays[1],
+        "each node announces its own relay"
+    );
+    let tenant = setup_tenant(&a).await?;
+    // The owner is logged in on each node (tokens are per node).
     let (admin_a, admin_b) = (a.owner().await?, b.owner().await?);
+    let a = World {
+        serve: a,
+        tenant: tenant.clone(),
+    };
+    let b = World { serve: b, tenant };
+    let echo = Echo::start().await?;
+    let host = a.host(&[echo.target()], &[]).await?;
+    let guest_state = b.login("tech").await?;
 
     // The tunnel carries data both ways.
-    let local = free_tcp_port()?;
     let started = tokio::time::Instant::now();
-    let mut guest = connect(&guest_state, &device, local, &echo.target()).await?;
+    let (local, mut guest) = echo_tunnel(&b, &guest_state, &host.device, &echo).await?;
     println!(
-        "cross-node session: guest connect to tunnel ready in {:?}",
+        "cross-node session: guest connect to tunnel ready and echoing in {:?}",
         started.elapsed()
     );
-    check_echo(local).await?;
     let data = pattern(11, 4 * 1024 * 1024);
     let back = roundtrip(local, &data, WAIT).await?;
     assert!(back == data, "4 MiB came back intact through the tunnel");
     let (sid, relay) = one_session(&admin_b).await?;
     assert!(
-        [a.relay_id, b.relay_id].contains(&relay),
+        node_relays.contains(&relay),
         "relay {relay} is one of the nodes'"
     );
     assert!(
@@ -93,9 +116,7 @@ async fn host_on_one_node_guest_on_another() -> anyhow::Result<()> {
     wait_no_sessions(&admin_b).await?;
 
     // Again, terminated on node B (the owner).
-    let local = free_tcp_port()?;
-    let mut guest = connect(&guest_state, &device, local, &echo.target()).await?;
-    check_echo(local).await?;
+    let (local, mut guest) = echo_tunnel(&b, &guest_state, &host.device, &echo).await?;
     let (sid, _) = one_session(&admin_b).await?;
     admin_b
         .call("DELETE", &format!("/api/v1/sessions/{sid}"), None)
@@ -107,9 +128,7 @@ async fn host_on_one_node_guest_on_another() -> anyhow::Result<()> {
     // A separate relay joins (its id, 7, is the lowest: among idle relays it is picked).
     let mut relay7 = SeparateRelay::start(&redis, 7, "1500ms").await?;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let local = free_tcp_port()?;
-    let guest = connect(&guest_state, &device, local, &echo.target()).await?;
-    check_echo(local).await?;
+    let (_, guest) = echo_tunnel(&b, &guest_state, &host.device, &echo).await?;
     let (on_seven, relay) = one_session(&admin_b).await?;
     assert_eq!(relay, 7, "the separate relay carries the session");
     let audit = audit_lines(&admin_b).await?;
@@ -131,9 +150,7 @@ async fn host_on_one_node_guest_on_another() -> anyhow::Result<()> {
         audit.iter().any(|l| l.contains("relay 7 is gone")),
         "the session on the vanished relay {on_seven} was ended: {audit:?}"
     );
-    let local = free_tcp_port()?;
-    let _guest = connect(&guest_state, &device, local, &echo.target()).await?;
-    check_echo(local).await?;
+    let (_, _guest) = echo_tunnel(&b, &guest_state, &host.device, &echo).await?;
     let (_, relay) = one_session(&admin_b).await?;
     assert_ne!(relay, 7, "a killed relay is not picked after its TTL");
     Ok(())

@@ -196,9 +196,9 @@ async fn main_flow(backend: Backend, transport: Transport) -> anyhow::Result<()>
     let mut active = false;
     for _ in 0..200 {
         let recs = s.dir().query_audit(s.tenant, &q).await?;
-        active = recs
-            .iter()
-            .any(|r| r.session == Some(dir_sid) && r.what == "session active: both sides bound");
+        active = recs.iter().any(|r| {
+            r.session == Some(dir_sid) && r.what.starts_with("session active: both sides bound")
+        });
         if active {
             break;
         }

@@ -239,8 +239,7 @@ pub(crate) async fn permanent_flow(w: &World) {
         "authorized",
         "accepted",
         "relay 1 assigned",
-        "host bound",
-        "guest bound",
+        "both sides bound at relay 1",
         "active",
         "123456 bytes in 90000 ms",
     ] {

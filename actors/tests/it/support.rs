@@ -424,6 +424,7 @@ impl World {
     pub(crate) async fn audit(&self, session: Option<SessionId>) -> Vec<AuditRecord> {
         let from: Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();
         let to: Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        self.hub.flush_audit().await;
         let all = self
             .dir
             .query_audit(self.dir_tenant(), &AuditQuery::range(from, to))

@@ -3,7 +3,14 @@
 //! connection, one bidirectional stream, ALPN [`RELAY_ALPN`], as `relay/src/quic.rs` expects).
 //!
 //! Sharing one socket is what lets a process hold more sessions than its descriptor limit:
-//! a TCP session costs one fd here and one at the relay, a QUIC one costs neither.
+//! a TCP session costs one fd here and one at the relay, a QUIC one costs neither. The socket
+//! asks for [`UDP_BUFFER`]-byte kernel buffers (capped by `net.core.rmem_max`/`wmem_max`) so
+//! bursts of many connections are not dropped at it.
+//!
+//! Memory: an idle connection costs about 29 KB (quinn's fixed per-connection state); the
+//! transport config keeps the optional parts off (MTU probing, datagram buffers, stream slots
+//! for streams the relay never opens) and bounds the windows, as the relay's does
+//! (`relay/src/quic.rs`).
 //!
 //! The relay's certificate is NOT verified (only the TLS handshake signature is checked, so
 //! the handshake is internally consistent). That is deliberate: the relay is untrusted by
@@ -22,8 +29,8 @@ use quinn::crypto::rustls::QuicClientConfig;
 use crate::error::AgentError;
 use crate::pin::PinnedCert;
 
-/// ALPN of the relay's QUIC listener (`switchboard_relay::quic::QUIC_ALPN`).
-pub const RELAY_ALPN: &[u8] = b"switchboard-relay/1";
+/// ALPN of the relay's QUIC listener (one constant in the codec).
+pub use switchboard_codec::relay_handshake::RELAY_ALPN;
 /// Server name sent in the TLS handshake (the relay's self-signed certificate names it).
 const SERVER_NAME: &str = "switchboard-relay";
 /// QUIC idle timeout, as the relay's (it sends keep-alives every 20 s; the session's mux
@@ -31,6 +38,14 @@ const SERVER_NAME: &str = "switchboard-relay";
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connection receive window: one session carries one stream, so the stream window bounds it.
 const STREAM_WINDOW: u32 = 1024 * 1024;
+/// Unacknowledged bytes quinn buffers per connection (its default is 10 MB); above the
+/// relay's stream window (1.25 MB), so it does not limit throughput.
+const SEND_WINDOW: u64 = 2 * 1024 * 1024;
+/// UDP payload size from the start, without MTU probing (as the relay; quinn falls back to
+/// 1200 on a path that drops it).
+const INITIAL_MTU: u16 = 1452;
+/// Kernel buffers asked for the dialer's one UDP socket (as the relay's listener).
+const UDP_BUFFER: usize = 16 << 20;
 
 /// A QUIC client endpoint for dialing relays. Cheap to clone; clones share the one UDP
 /// socket. Create it inside the tokio runtime the sessions run on; it lives while a clone or
@@ -56,9 +71,9 @@ impl QuicDialer {
     pub fn new(bind: Option<SocketAddr>) -> Result<Self, AgentError> {
         let quic_err = |e: std::io::Error| AgentError::Session(format!("QUIC client socket: {e}"));
         let endpoint = match bind {
-            Some(addr) => quinn::Endpoint::client(addr).map_err(quic_err)?,
-            None => quinn::Endpoint::client((Ipv6Addr::UNSPECIFIED, 0).into())
-                .or_else(|_| quinn::Endpoint::client((Ipv4Addr::UNSPECIFIED, 0).into()))
+            Some(addr) => client_endpoint(addr).map_err(quic_err)?,
+            None => client_endpoint((Ipv6Addr::UNSPECIFIED, 0).into())
+                .or_else(|_| client_endpoint((Ipv4Addr::UNSPECIFIED, 0).into()))
                 .map_err(quic_err)?,
         };
         Ok(Self {
@@ -109,6 +124,21 @@ impl QuicDialer {
     }
 }
 
+/// A client-only endpoint on `addr` whose socket asks for [`UDP_BUFFER`]-byte buffers.
+fn client_endpoint(addr: SocketAddr) -> std::io::Result<quinn::Endpoint> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    let state = quinn::udp::UdpSocketState::new((&socket).into())?;
+    // The kernel silently caps these at net.core.rmem_max / wmem_max.
+    state.set_recv_buffer_size((&socket).into(), UDP_BUFFER)?;
+    state.set_send_buffer_size((&socket).into(), UDP_BUFFER)?;
+    if state.recv_buffer_size((&socket).into())? < UDP_BUFFER {
+        tracing::debug!(%addr, "QUIC dialer receive buffer capped by net.core.rmem_max");
+    }
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| std::io::Error::other("no async runtime for the QUIC endpoint"))?;
+    quinn::Endpoint::new(quinn::EndpointConfig::default(), None, socket, runtime)
+}
+
 fn client_config() -> Result<quinn::ClientConfig, AgentError> {
     let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -128,6 +158,11 @@ fn client_config() -> Result<quinn::ClientConfig, AgentError> {
         .max_concurrent_uni_streams(0u32.into())
         .stream_receive_window(STREAM_WINDOW.into())
         .receive_window(STREAM_WINDOW.into())
+        .send_window(SEND_WINDOW)
+        .datagram_receive_buffer_size(None)
+        .datagram_send_buffer_size(0)
+        .mtu_discovery_config(None)
+        .initial_mtu(INITIAL_MTU)
         .max_idle_timeout(Some(
             IDLE_TIMEOUT
                 .try_into()

@@ -83,6 +83,10 @@ pub async fn query(
             .map_err(|_| ApiError::bad_request(format!("kind: unknown audit kind {k:?}")))?;
         q.kind = Some(kind);
     }
+    if let Some(hub) = state.sessions.hub() {
+        // Session transitions are written behind; the reader sees every one before its query.
+        hub.flush_audit().await;
+    }
     let records = state.dir.query_audit(caller.tenant, &q).await?;
     match p.format.as_deref() {
         None | Some("json") => Ok(Json(json!({ "records": records })).into_response()),

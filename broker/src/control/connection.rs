@@ -34,6 +34,8 @@ use crate::metrics as m;
 const READ_CHUNK: usize = 16 * 1024;
 /// A single socket write may take this long before the client counts as stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Queued frames joined into one write, at most this many bytes (then the next write).
+const WRITE_BATCH: usize = 16 * 1024;
 /// After close, the writer has this long to flush the last frames (an `Error`).
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 
@@ -385,8 +387,21 @@ async fn dispatch(ctx: &ControlContext, role: &Role, m: ControlMessage) {
 
 /// Owns the write half: writes queued frames, flushing when the queue runs dry.
 async fn write_loop<S: AsyncWrite>(mut wr: WriteHalf<S>, mut wrx: mpsc::Receiver<Bytes>) {
-    while let Some(b) = wrx.recv().await {
-        let w = tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&b)).await;
+    let mut batch = Vec::new();
+    while let Some(first) = wrx.recv().await {
+        // Frames already queued go out in one write (one TLS record, one syscall).
+        let bytes: &[u8] = if wrx.is_empty() {
+            &first
+        } else {
+            batch.clear();
+            batch.extend_from_slice(&first);
+            while batch.len() < WRITE_BATCH {
+                let Ok(more) = wrx.try_recv() else { break };
+                batch.extend_from_slice(&more);
+            }
+            &batch
+        };
+        let w = tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(bytes)).await;
         if !matches!(w, Ok(Ok(()))) {
             return;
         }

@@ -19,8 +19,8 @@ use switchboard_actors::{
     ActorConfig, DirectoryAudit, Hub, HubDeps, InMemoryPresence, InMemoryRelays, PresenceStore,
     RedisNodeBus, RedisPresence, RedisRelays, RegistryTiming, RelayAnnouncer, RelayRegistry,
 };
-use switchboard_codec::ControlConfig;
 use switchboard_codec::RelayId;
+use switchboard_codec::{ControlConfig, IssuedTickets};
 use switchboard_relay::RelayHandle;
 use tokio::task::JoinHandle;
 
@@ -45,6 +45,8 @@ pub const LOCAL_REGION: &str = "local";
 pub const LOCAL_RELAY_ID: u64 = 1;
 /// Redis operations of the presence store give up after this long.
 const PRESENCE_OP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long shutdown waits for queued audit lines to be stored.
+const AUDIT_FLUSH_WAIT: Duration = Duration::from_secs(5);
 
 /// `switchboard serve`'s relay flags.
 #[derive(Debug, Clone, Default)]
@@ -117,7 +119,10 @@ impl Node {
         let relay = opts.relay;
         let sessions = Arc::new(HubSessions::new());
         let started = start(cfg, sessions.clone()).await?;
-        let signer = load_or_create_ticket_key(&cfg.data_dir, cfg.tickets.key_id)?;
+        // The in-process relay takes this broker's tickets by comparison, not verification.
+        let issued = Arc::new(IssuedTickets::new());
+        let signer = load_or_create_ticket_key(&cfg.data_dir, cfg.tickets.key_id)?
+            .remembering(Arc::clone(&issued));
         let mut actor_cfg = ActorConfig::default();
         cfg.limits.apply(&mut actor_cfg);
         if let Some(t) = opts.confirm_timeout {
@@ -192,7 +197,7 @@ impl Node {
         }
         rc.validate()?;
         let sink = Arc::new(HubRecordSink::new(hub.clone(), sessions.clone()));
-        let relay_handle = Arc::new(RelayHandle::start(rc, sink).await?);
+        let relay_handle = Arc::new(RelayHandle::start_trusting(rc, sink, Some(issued)).await?);
         let Some(bound) = relay_handle.tcp_addrs().first().copied() else {
             return Err(BrokerError::Config(
                 "the in-process relay needs a TCP listen address".into(),
@@ -296,6 +301,13 @@ impl Node {
         self.relay.drain();
         self.relay.shutdown().await;
         self.hub.shutdown().await;
+        // Audit lines are written behind: store what is queued before the process exits.
+        if tokio::time::timeout(AUDIT_FLUSH_WAIT, self.hub.flush_audit())
+            .await
+            .is_err()
+        {
+            tracing::warn!("audit lines still queued at shutdown were not all stored");
+        }
     }
 }
 

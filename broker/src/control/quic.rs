@@ -4,6 +4,10 @@
 //! deadline to open the stream); the stream is then served by `connection::serve_connection`.
 //!
 //! Dropping the [`QuicControlListener`] closes its endpoints (and their connections).
+//!
+//! The transport keeps per-connection state small, as the relay's does: one bidirectional
+//! stream, no datagrams, small windows (control frames are small), a fixed MTU without
+//! probing. An idle control connection still costs about 29 KB of quinn's own state.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +30,13 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 const QUIC_IDLE: Duration = Duration::from_secs(90);
 /// After the control connection ends, its last frames get this long to be acknowledged.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Receive window of the control stream (and connection): control frames are small.
+const CONTROL_WINDOW: u32 = 256 * 1024;
+/// Unacknowledged bytes buffered per connection (quinn's default is 10 MB).
+const CONTROL_SEND_WINDOW: u64 = 512 * 1024;
+/// UDP payload size from the start, without MTU probing (quinn falls back to 1200 on a path
+/// that drops it).
+const INITIAL_MTU: u16 = 1452;
 
 /// The running QUIC control endpoints.
 #[derive(Debug)]
@@ -46,6 +57,13 @@ pub fn server_config(mut tls: rustls::ServerConfig) -> Result<quinn::ServerConfi
     transport
         .max_concurrent_bidi_streams(1u32.into())
         .max_concurrent_uni_streams(0u32.into())
+        .stream_receive_window(CONTROL_WINDOW.into())
+        .receive_window(CONTROL_WINDOW.into())
+        .send_window(CONTROL_SEND_WINDOW)
+        .datagram_receive_buffer_size(None)
+        .datagram_send_buffer_size(0)
+        .mtu_discovery_config(None)
+        .initial_mtu(INITIAL_MTU)
         .keep_alive_interval(Some(KEEP_ALIVE))
         .max_idle_timeout(Some(idle));
     server.transport_config(Arc::new(transport));

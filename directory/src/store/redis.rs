@@ -414,4 +414,42 @@ mod tests {
         assert!(parse_change("42 a{b").is_none());
         assert!(parse_change("").is_none());
     }
+
+    /// The commit script groups index updates per run of puts or deletes: op order still
+    /// decides (a put after a delete of one key leaves it indexed, and the reverse does not),
+    /// and runs longer than one index call holds are split.
+    #[tokio::test]
+    async fn grouped_index_updates_keep_op_order() {
+        let server = switchboard_tests::RedisServer::start().unwrap();
+        let store = RedisStore::connect(RedisConfig::new(server.url()))
+            .await
+            .unwrap();
+        let sc = Scope::tenant("acme").unwrap();
+        store.put(&sc, "back", vec![0]).await.unwrap();
+        store.put(&sc, "gone", vec![0]).await.unwrap();
+        let mut batch = WriteBatch::new(sc.clone());
+        batch.delete("back").put("back", b"again".to_vec());
+        batch.put("gone", vec![1]).delete("gone");
+        for i in 0..1200 {
+            batch.put(format!("n/{i:04}"), vec![]);
+        }
+        for i in 0..700 {
+            batch.delete(format!("n/{i:04}"));
+        }
+        let v = store.commit(batch).await.unwrap();
+        let all = crate::store::scan_all(&store, &sc, "", 10_000)
+            .await
+            .unwrap();
+        let keys: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys.len(), 501);
+        assert_eq!(keys[0], "back");
+        assert_eq!(keys[1], "n/0700");
+        assert_eq!(keys[500], "n/1199");
+        assert_eq!(all[0].1.value, b"again");
+        assert!(all.iter().all(|(_, x)| x.version == v));
+        // The index holds exactly the live keys: nothing for "gone" or the deleted ones.
+        let mut conn = store.conn.clone();
+        let indexed: u64 = conn.zcard("sb:{t:acme}:idx").await.unwrap();
+        assert_eq!(indexed, 501);
+    }
 }

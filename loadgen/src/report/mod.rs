@@ -18,7 +18,10 @@ pub fn tool() -> String {
     format!("switchboard-loadgen {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// `git rev-parse --short HEAD` of the working directory (+ `-dirty`), else `unknown`.
+/// The git revision the loadgen was built from (recorded by `build.rs`), with `-dirty` when
+/// the working directory is that same revision with uncommitted changes. Without a recorded
+/// one (built outside a checkout): `git rev-parse --short HEAD` of the working directory (+
+/// `-dirty`), else `unknown`.
 pub fn git_rev() -> String {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
@@ -28,13 +31,14 @@ pub fn git_rev() -> String {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
+    let built = option_env!("SWITCHBOARD_GIT_REV");
     match run(&["rev-parse", "--short", "HEAD"]) {
-        Some(rev) if !rev.is_empty() => {
+        Some(rev) if !rev.is_empty() && built.is_none_or(|b| b == rev) => {
             let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
                 .is_some_and(|s| !s.is_empty());
             if dirty { format!("{rev}-dirty") } else { rev }
         }
-        _ => "unknown".to_owned(),
+        _ => built.unwrap_or("unknown").to_owned(),
     }
 }
 

@@ -293,11 +293,23 @@ fn quic_client(cert_der: Vec<u8>) -> anyhow::Result<quinn::Endpoint> {
     let mut crypto = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    crypto.alpn_protocols = vec![crate::QUIC_ALPN.to_vec()];
+    crypto.alpn_protocols = vec![switchboard_codec::relay_handshake::RELAY_ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto)?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
+    // As the agent's relay client: the relay opens no stream, no datagrams, the relay's
+    // windows and fixed MTU (no probing), so a held QUIC pair costs what an agent's would.
     let mut transport = quinn::TransportConfig::default();
-    transport.keep_alive_interval(Some(Duration::from_secs(10)));
+    transport
+        .max_concurrent_bidi_streams(0u32.into())
+        .max_concurrent_uni_streams(0u32.into())
+        .stream_receive_window(switchboard_relay::quic::STREAM_WINDOW.into())
+        .receive_window(switchboard_relay::quic::STREAM_WINDOW.into())
+        .send_window(switchboard_relay::quic::SEND_WINDOW)
+        .datagram_receive_buffer_size(None)
+        .datagram_send_buffer_size(0)
+        .mtu_discovery_config(None)
+        .initial_mtu(switchboard_relay::quic::INITIAL_MTU)
+        .keep_alive_interval(Some(Duration::from_secs(10)));
     cfg.transport_config(Arc::new(transport));
     // One UDP socket carries every QUIC session of the run: large kernel buffers, like the
     // relay's listener, so a burst of many connections is not dropped at the socket.

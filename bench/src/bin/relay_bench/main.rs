@@ -21,9 +21,6 @@ use serde::Serialize;
 
 use conn::{Dialer, DialerConfig, Mode};
 
-/// ALPN of the relay's QUIC listener (`switchboard_relay::quic::QUIC_ALPN`).
-pub(crate) const QUIC_ALPN: &[u8] = b"switchboard-relay/1";
-
 #[derive(Debug, Parser)]
 #[command(name = "relay_bench", about = "Side-by-side relay benchmark driver")]
 struct Cli {

@@ -4,6 +4,8 @@
 -- then per check: data-key index (into KEYS), expected version ("0" = absent)
 -- then per op:    "p" or "d", data-key index, index member (the bare key), value ("" for "d")
 -- Returns {1, new_version} or {0, failed_key_index, found_version (0 = absent)}.
+-- The index is updated with one ZADD (or ZREM) per run of consecutive puts (or deletes), in
+-- op order, so a later op on a key still wins and a batch of N puts costs one index call.
 local nchecks = tonumber(ARGV[1])
 local a = 4
 for _ = 1, nchecks do
@@ -16,16 +18,35 @@ for _ = 1, nchecks do
   a = a + 2
 end
 local ver = redis.call('INCR', KEYS[1])
+-- Pending index arguments of the current run ("0 member" pairs for puts, members for deletes).
+local run, kind = {}, nil
+local function flush()
+  if #run > 0 then
+    if kind == 'p' then
+      redis.call('ZADD', KEYS[2], unpack(run))
+    else
+      redis.call('ZREM', KEYS[2], unpack(run))
+    end
+    run = {}
+  end
+end
 while a <= #ARGV do
+  local op = ARGV[a]
   local k = KEYS[tonumber(ARGV[a + 1])]
-  if ARGV[a] == 'p' then
+  if op ~= kind or #run >= 1000 then
+    flush()
+    kind = op
+  end
+  if op == 'p' then
     redis.call('HSET', k, 'v', ver, 'd', ARGV[a + 3])
-    redis.call('ZADD', KEYS[2], 0, ARGV[a + 2])
+    run[#run + 1] = 0
+    run[#run + 1] = ARGV[a + 2]
   else
     redis.call('DEL', k)
-    redis.call('ZREM', KEYS[2], ARGV[a + 2])
+    run[#run + 1] = ARGV[a + 2]
   end
   a = a + 4
 end
+flush()
 redis.call('PUBLISH', ARGV[2], ver .. ' ' .. ARGV[3])
 return {1, ver}
