@@ -48,10 +48,10 @@ const POLL_BUDGET: usize = 256 * 1024;
 const READ_CHUNK: usize = 256 * 1024;
 /// Spare room of a new session's read buffer; it doubles (up to [`READ_CHUNK`]) while reads
 /// fill it, so an idle session holds little and a busy one reads in large batches.
-pub(super) const READ_START: usize = 16 * 1024;
+pub(super) const READ_START: usize = 2 * 1024;
 /// Capacity of a new session's write buffer; it grows (up to about
 /// `WBUF_HIGH + POLL_BUDGET`) only when a session sends that much at once.
-const WRITE_START: usize = 16 * 1024;
+const WRITE_START: usize = 2 * 1024;
 /// Largest piece taken from the mux per `recv`.
 const RECV_CHUNK: usize = 256 * 1024;
 /// Queued commands (open, accept, refuse) per session.
