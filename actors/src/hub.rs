@@ -266,14 +266,18 @@ impl Shared {
         }
     }
 
+    /// Drops `id`'s entry if `actor` still holds it (the session ended here).
     pub(crate) fn remove_session(&self, id: SessionId, actor: ActorId) -> Option<SessionEntry> {
-        let mut m = self.sessions.lock();
-        if m.get(&id).is_some_and(|e| e.actor_id == actor) {
+        let entry = {
+            let mut m = self.sessions.lock();
+            if m.get(&id).is_none_or(|e| e.actor_id != actor) {
+                return None;
+            }
             self.total_sessions.fetch_sub(1, Ordering::Relaxed);
             m.remove(&id)
-        } else {
-            None
-        }
+        };
+        self.session_ended_here(id);
+        entry
     }
 }
 

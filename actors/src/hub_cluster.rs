@@ -16,7 +16,7 @@
 //! terminate on a node that does not own the session asks the owner
 //! ([`Hub::terminate_anywhere`]). No lock is held across an await.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -53,7 +53,39 @@ pub(crate) struct ClusterState {
     terminations: Mutex<HashMap<u64, oneshot::Sender<()>>>,
     /// Sessions owned elsewhere whose Host is connected here.
     pub(crate) remote_hosts: Mutex<HashMap<SessionId, RemoteHost>>,
+    /// Sessions that lived and ended here, so a relay's late report about one is dropped
+    /// instead of broadcast to every node.
+    ended_here: Mutex<RecentSessions>,
     inbound: Mutex<TaskGuard>,
+}
+
+/// Sessions that ended on this node, the newest [`RecentSessions::CAP`] of them. A session
+/// lives on one node only, so no other node can use a relay report about one of these.
+#[derive(Debug, Default)]
+struct RecentSessions {
+    ids: HashSet<SessionId>,
+    order: VecDeque<SessionId>,
+}
+
+impl RecentSessions {
+    /// Enough for the relay reports that trail the ends of several seconds of setups.
+    const CAP: usize = 16_384;
+
+    fn insert(&mut self, id: SessionId) {
+        if !self.ids.insert(id) {
+            return;
+        }
+        self.order.push_back(id);
+        if self.order.len() > Self::CAP
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+    }
+
+    fn contains(&self, id: &SessionId) -> bool {
+        self.ids.contains(id)
+    }
 }
 
 /// The session id a Host-bound control message is about.
@@ -132,6 +164,13 @@ impl Shared {
         }
     }
 
+    /// A session that lived here ended (see `ClusterState::ended_here`).
+    pub(crate) fn session_ended_here(&self, session: SessionId) {
+        if let Some(c) = self.cluster() {
+            c.ended_here.lock().insert(session);
+        }
+    }
+
     fn cast_session(&self, session: SessionId, msg: SessionMsg) -> bool {
         let actor = self.sessions.lock().get(&session).map(|e| e.actor.clone());
         actor.is_some_and(|a| {
@@ -152,6 +191,7 @@ impl Hub {
             probes: Mutex::new(HashMap::new()),
             terminations: Mutex::new(HashMap::new()),
             remote_hosts: Mutex::new(HashMap::new()),
+            ended_here: Mutex::new(RecentSessions::default()),
             inbound: Mutex::new(TaskGuard::default()),
         });
         if self.shared.cluster.set(Arc::clone(&state)).is_err() {
@@ -220,7 +260,9 @@ impl Hub {
 
     /// A relay reported `event` (`RelayBound`, `RelayRecord`) about `session`: to its actor
     /// here, else to its owner (known when its Host is here, else every node is asked).
-    /// False when it is neither live here nor could be sent on.
+    /// False when it is neither live here nor could be sent on, or it ended here: the
+    /// relay's record of a session this node already ended (its Guest left, say) is usual
+    /// and goes nowhere.
     pub fn relay_event(&self, session: SessionId, event: SessionEvent) -> bool {
         if self.session_event_local(session, event.clone()) {
             return true;
@@ -228,6 +270,9 @@ impl Hub {
         let Some(c) = self.shared.cluster() else {
             return false;
         };
+        if c.ended_here.lock().contains(&session) {
+            return false;
+        }
         let msg = NodeMessage::Relay { session, event };
         let owner = c.remote_hosts.lock().get(&session).map(|r| r.owner.clone());
         match owner {
@@ -475,3 +520,29 @@ impl Hub {
 
 /// How long the hub waits for another node by default.
 pub(crate) const REMOTE_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sid(n: usize) -> SessionId {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&(n as u64).to_le_bytes());
+        SessionId(b)
+    }
+
+    #[test]
+    fn recent_sessions_forget_the_oldest_past_the_cap() {
+        let mut r = RecentSessions::default();
+        for n in 0..RecentSessions::CAP {
+            r.insert(sid(n));
+        }
+        r.insert(sid(0));
+        assert!(r.contains(&sid(0)) && r.contains(&sid(RecentSessions::CAP - 1)));
+        r.insert(sid(RecentSessions::CAP));
+        assert!(!r.contains(&sid(0)), "the oldest goes first");
+        assert!(r.contains(&sid(1)) && r.contains(&sid(RecentSessions::CAP)));
+        assert_eq!(r.order.len(), RecentSessions::CAP);
+        assert_eq!(r.ids.len(), RecentSessions::CAP);
+    }
+}

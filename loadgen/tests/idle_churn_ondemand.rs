@@ -1,7 +1,8 @@
 //! The `idle-scale`, `churn` and `ondemand` scenarios end to end at tiny sizes: the binary in
 //! `--spawn` mode (a real `switchboard serve` on loopback) runs each and writes JSON whose
 //! figures say the work was done with no errors, plus the SVG plots and the HTML page;
-//! idle-scale over `--relay-quic` holds its sessions without a server fd per session.
+//! idle-scale over `--relay-quic` holds its sessions (and keeps them through `--idle-hold`)
+//! without a server fd per session.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //!
 //! Needs the `switchboard` binary built in the same target dir
@@ -90,11 +91,17 @@ fn idle_scale_over_relay_quic_costs_the_server_no_fd_per_session() {
             "2",
             "--duration",
             "60",
+            "--idle-hold",
+            "2",
         ],
     );
     assert_eq!(figure(&s, "sessions_held"), 40.0);
     assert_eq!(figure(&s, "errors"), 0.0, "{}", s["errors"]);
     assert_eq!(s["config"]["relay_transport"], "quic");
+    // Held for 2 s after the last step: none lost, the server's CPU meanwhile measured.
+    assert!(figure(&s, "hold") >= 2.0);
+    assert_eq!(figure(&s, "ended_while_held"), 0.0);
+    assert!(figure(&s, "server_cpu_holding") >= 0.0, "{}", s["figures"]);
     // TCP costs the server 2 fds per session (both sides); QUIC shares one UDP socket.
     assert!(
         figure(&s, "server_fds_per_session") < 0.5,

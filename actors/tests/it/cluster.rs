@@ -322,6 +322,11 @@ async fn offer_to_a_device_on_another_node_and_back() {
         audit.iter().any(|r| r.what.contains("10 bytes")),
         "the record joined the audit: {audit:?}"
     );
+    // A late report about it reaching the node where it ended goes nowhere (no broadcast);
+    // on a node that never had it, it is still sent on (it may live elsewhere).
+    let late = SessionEvent::RelayRecord(record);
+    assert!(!a.hub.relay_event(sid, late.clone()), "ended on A");
+    assert!(c.hub.relay_event(sid, late));
     for n in [a, b, c] {
         n.hub.shutdown().await;
     }

@@ -166,7 +166,7 @@ pub async fn establish_via(
     plan: SessionPlan,
     transport: &RelayTransport,
 ) -> Result<Session, AgentError> {
-    let cfg = driver::mux_config(plan.side);
+    let cfg = driver::mux_config(plan.side, transport);
     establish_with(plan, transport, cfg).await
 }
 

@@ -5,9 +5,8 @@
 //! The relay tells the sink when a pair reached `Ready` (`RecordSink::paired`): both sides are
 //! reported bound (`RelayBound`), which makes the session active and stops its bind timer.
 //! The end-of-session record becomes `RelayRecord`, which ends the session and joins bytes,
-//! duration and close reason into the audit log. A record also reports both binds first (a
-//! relay only writes records for pairs that reached `Ready`; in the active phase the repeat is
-//! ignored), so a sink that missed `paired` still ends the session cleanly.
+//! duration and close reason into the audit log. The relay is in this process, so `paired`
+//! always comes first (a relay only writes records for pairs that reached `Ready`).
 //!
 //! The events go through `Hub::relay_event`: on a cluster, a session this relay carries may be
 //! owned by another broker node, which then hears them over the node bus.
@@ -57,18 +56,13 @@ pub fn relay_record(r: &SessionRecord) -> RelayRecord {
     }
 }
 
-impl HubRecordSink {
-    fn both_bound(&self, sid: SessionId) {
-        // Casts to one actor keep their order: bound, bound (then, later, the end).
-        for side in [Side::Host, Side::Guest] {
-            self.hub.relay_event(sid, SessionEvent::RelayBound { side });
-        }
-    }
-}
-
 impl RecordSink for HubRecordSink {
     fn paired(&self, session: SessionId) {
-        self.both_bound(session);
+        // Casts to one actor keep their order: bound, bound (then, later, the end).
+        for side in [Side::Host, Side::Guest] {
+            self.hub
+                .relay_event(session, SessionEvent::RelayBound { side });
+        }
     }
 
     fn submit(&self, record: SessionRecord) {
@@ -80,7 +74,6 @@ impl RecordSink for HubRecordSink {
             host_to_guest = record.bytes_host_to_guest, guest_to_host = record.bytes_guest_to_host,
             duration_ms = record.duration_ms, reason = %record.close_reason,
             engine = %record.engine, "session ended at the relay");
-        self.both_bound(sid);
         if !self
             .hub
             .relay_event(sid, SessionEvent::RelayRecord(relay_record(&record)))

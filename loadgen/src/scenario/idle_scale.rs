@@ -10,7 +10,10 @@
 //! (`config.outcome.stopped_by`: the max, the duration, an fd limit, or the first error
 //! reason). A `rate_limited` refusal is retried after a pause (counted under
 //! `retried_rate_limited`, not as a failure); other failures are counted and not retried.
-//! Sessions stay idle (the mux keep-alive pings only); all are closed at the end.
+//! Sessions stay idle (the mux keep-alive pings only). With `--idle-hold S`, the largest
+//! step is then held for S seconds: the server's CPU over that time (`server_cpu_holding`,
+//! in cores: the cost of idle sessions' keep-alives) and the sessions that ended meanwhile
+//! (`ended_while_held`, a failure) are reported. All are closed at the end.
 
 use std::time::Duration;
 
@@ -46,6 +49,10 @@ pub struct IdleScaleArgs {
     /// 20k, 50k, 100k up to --idle-max).
     #[arg(long, value_delimiter = ',')]
     pub idle_steps: Vec<usize>,
+    /// idle-scale: after the last step, hold every session this many seconds (at most 3600,
+    /// on top of --duration) and report the server's CPU meanwhile and sessions lost.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub idle_hold: u64,
 }
 
 impl IdleScaleArgs {
@@ -145,6 +152,8 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, LoadgenError> {
             break;
         }
     }
+    progress.set_note(format!("holding {} for {} s", held.len(), a.idle_hold));
+    let hold = hold(&held, Duration::from_secs(a.idle_hold), pid).await?;
     let elapsed = started.elapsed().as_secs_f64();
     ticker.finish();
     let sessions_held = held.len();
@@ -173,9 +182,67 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, LoadgenError> {
         "sessions_opened".into(),
         Figure::info(sessions_held as f64, "count"),
     );
+    if let Some(h) = hold {
+        h.add_to(&mut r, &errors);
+    }
     r.latencies.insert("setup".into(), setup.summary());
     r.errors = errors.snapshot();
     Ok(r)
+}
+
+/// What holding the largest step for `--idle-hold` cost and kept.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    secs: f64,
+    /// Server CPU seconds per second over the hold (None: the server is not ours to sample).
+    server_cores: Option<f64>,
+    loadgen_cores: f64,
+    ended: usize,
+}
+
+impl Hold {
+    fn add_to(self, r: &mut ScenarioReport, errors: &ErrorCounts) {
+        r.figures
+            .insert("hold".into(), Figure::info(self.secs, "s"));
+        if let Some(c) = self.server_cores {
+            r.figures
+                .insert("server_cpu_holding".into(), Figure::lower(c, "cores"));
+        }
+        r.figures.insert(
+            "loadgen_cpu_holding".into(),
+            Figure::info(self.loadgen_cores, "cores"),
+        );
+        r.figures.insert(
+            "ended_while_held".into(),
+            Figure::lower(self.ended as f64, "count"),
+        );
+        errors.add_n("ended_while_held", self.ended as u64);
+    }
+}
+
+/// Holds `held` idle for `period` and samples around it (None when there is nothing to hold).
+async fn hold(
+    held: &[OpenedSession],
+    period: Duration,
+    pid: Option<u32>,
+) -> Result<Option<Hold>, LoadgenError> {
+    if period.is_zero() || held.is_empty() {
+        return Ok(None);
+    }
+    let server0 = pid.map(procstat::sample).transpose()?;
+    let me0 = procstat::sample(std::process::id())?;
+    let t = Instant::now();
+    tokio::time::sleep(period).await;
+    let secs = t.elapsed().as_secs_f64();
+    let server = pid.map(procstat::sample).transpose()?;
+    let me = procstat::sample(std::process::id())?;
+    let cores = |now: &ProcSample, base: &ProcSample| (now.cpu_seconds - base.cpu_seconds) / secs;
+    Ok(Some(Hold {
+        secs,
+        server_cores: server.zip(server0).map(|(n, b)| cores(&n, &b)),
+        loadgen_cores: cores(&me, &me0),
+        ended: held.iter().filter(|s| s.session.is_closed()).count(),
+    }))
 }
 
 /// Series over the steps and figures of the largest step.
@@ -368,11 +435,13 @@ mod tests {
         let a = IdleScaleArgs {
             idle_max: 7_000,
             idle_steps: vec![],
+            idle_hold: 0,
         };
         assert_eq!(a.steps(), vec![1_000, 2_000, 5_000, 7_000]);
         let b = IdleScaleArgs {
             idle_max: 200,
             idle_steps: vec![100, 50, 100, 0, 400],
+            idle_hold: 0,
         };
         assert_eq!(b.steps(), vec![50, 100, 200]);
     }

@@ -228,8 +228,9 @@ async fn keepalive_pings_outlive_the_relay_idle_timeout() {
     let pair = |keepalive: Option<Duration>| {
         let p = plans(relay.tcp_addrs()[0]);
         async move {
-            let mut host_cfg = crate::session::driver::mux_config(Side::Host);
-            let mut guest_cfg = crate::session::driver::mux_config(Side::Guest);
+            let mut host_cfg = crate::session::driver::mux_config(Side::Host, &RelayTransport::Tcp);
+            let mut guest_cfg =
+                crate::session::driver::mux_config(Side::Guest, &RelayTransport::Tcp);
             host_cfg.keepalive_interval = keepalive;
             guest_cfg.keepalive_interval = keepalive;
             let (host, guest) = tokio::join!(

@@ -36,6 +36,27 @@ async fn pair_via(p: Plans, host: &RelayTransport, guest: &RelayTransport) -> (S
     (h.unwrap(), g.unwrap())
 }
 
+/// Each transport's mux keep-alive stays under the relay's default idle timeout (which
+/// counts session bytes only), and the peer timeout allows two missed pings; over QUIC the
+/// ping is sparser (QUIC keeps the path alive itself).
+#[tokio::test]
+async fn mux_keepalives_beat_the_relay_idle_timeout() {
+    let idle = relay_config().idle_timeout().expect("the default has one");
+    let dialer = QuicDialer::new(Some("127.0.0.1:0".parse().unwrap())).unwrap();
+    let tcp = crate::session::driver::mux_config(Side::Guest, &RelayTransport::Tcp);
+    let quic = crate::session::driver::mux_config(Side::Guest, &RelayTransport::quic(dialer));
+    for cfg in [&tcp, &quic] {
+        let (ping, peer) = (cfg.keepalive_interval.unwrap(), cfg.peer_timeout.unwrap());
+        assert!(ping < idle, "{ping:?} under {idle:?}");
+        assert!(
+            peer >= 3 * ping,
+            "{peer:?} allows two missed {ping:?} pings"
+        );
+        cfg.validate().unwrap();
+    }
+    assert!(quic.keepalive_interval > tcp.keepalive_interval);
+}
+
 #[test]
 fn the_alpn_is_the_relays() {
     assert_eq!(RELAY_ALPN, switchboard_relay::quic::QUIC_ALPN);
