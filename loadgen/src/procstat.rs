@@ -2,7 +2,7 @@
 //! (user + system) and open file descriptors.
 //!
 //! Used by the scenarios to size the server they drive (idle-scale: memory per session of a
-//! spawned `switchboard serve`). It reads only `/proc/<pid>/{status,stat,fd}` and, once, the
+//! spawned `switchboard serve`; [`CpuMeter`]: CPU over a stretch, per setup in setup-storm). It reads only `/proc/<pid>/{status,stat,fd}` and, once, the
 //! clock-tick rate from this process's auxiliary vector (`AT_CLKTCK` in `/proc/self/auxv`), so
 //! it needs no `unsafe` and no `sysconf`. It is Linux-only and does not follow children.
 
@@ -59,6 +59,46 @@ pub fn sample(pid: u32) -> Result<ProcSample, LoadgenError> {
         fds,
         threads,
     })
+}
+
+/// CPU seconds the server (when its pid is known) and this process use over a stretch of a
+/// scenario: [`CpuMeter::start`] before, [`CpuMeter::stop`] after.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuMeter {
+    server: Option<(u32, f64)>,
+    me: f64,
+}
+
+/// What a [`CpuMeter`] measured.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuUsed {
+    /// CPU seconds of the server, when it was sampled.
+    pub server: Option<f64>,
+    /// CPU seconds of this process (both sides of every simulated session).
+    pub me: f64,
+}
+
+impl CpuMeter {
+    /// Samples the server `pid` (if any) and this process now.
+    pub fn start(pid: Option<u32>) -> Result<Self, LoadgenError> {
+        Ok(Self {
+            server: pid
+                .map(|p| sample(p).map(|s| (p, s.cpu_seconds)))
+                .transpose()?,
+            me: sample(std::process::id())?.cpu_seconds,
+        })
+    }
+
+    /// CPU seconds used since [`CpuMeter::start`].
+    pub fn stop(&self) -> Result<CpuUsed, LoadgenError> {
+        Ok(CpuUsed {
+            server: self
+                .server
+                .map(|(p, before)| sample(p).map(|s| s.cpu_seconds - before))
+                .transpose()?,
+            me: sample(std::process::id())?.cpu_seconds - self.me,
+        })
+    }
 }
 
 fn read(path: &Path) -> Result<String, LoadgenError> {

@@ -79,6 +79,11 @@ fn spawn_run_json_and_compare() {
     assert_eq!(storm["errors"], serde_json::json!({}), "setup-storm errors");
     assert_eq!(storm["figures"]["setups"]["value"], 40.0);
     assert!(storm["figures"]["setups_per_s"]["value"].as_f64().unwrap() > 0.0);
+    // CPU per setup of the spawned server and of the loadgen, from /proc.
+    for f in ["server_cpu_us_per_setup", "loadgen_cpu_us_per_setup"] {
+        let us = storm["figures"][f]["value"].as_f64();
+        assert!(us.is_some_and(|us| us > 0.0), "{f}: {}", storm["figures"]);
+    }
     assert_eq!(storm["latencies"]["setup"]["count"], 40);
     assert!(
         !storm["latencies"]["setup"]["histogram"]

@@ -26,7 +26,7 @@ use super::Ctx;
 use super::open::close_all;
 use crate::error::LoadgenError;
 use crate::guests::{GuestPool, OpenedSession};
-use crate::procstat::{self, ProcSample};
+use crate::procstat::{self, CpuMeter, ProcSample};
 use crate::progress::Progress;
 use crate::results::{ErrorCounts, Figure, LatencyRecorder, ScenarioReport, Series};
 
@@ -220,7 +220,8 @@ impl Hold {
     }
 }
 
-/// Holds `held` idle for `period` and samples around it (None when there is nothing to hold).
+/// Holds `held` idle for `period` and measures CPU meanwhile (None when there is nothing to
+/// hold).
 async fn hold(
     held: &[OpenedSession],
     period: Duration,
@@ -229,18 +230,15 @@ async fn hold(
     if period.is_zero() || held.is_empty() {
         return Ok(None);
     }
-    let server0 = pid.map(procstat::sample).transpose()?;
-    let me0 = procstat::sample(std::process::id())?;
+    let meter = CpuMeter::start(pid)?;
     let t = Instant::now();
     tokio::time::sleep(period).await;
     let secs = t.elapsed().as_secs_f64();
-    let server = pid.map(procstat::sample).transpose()?;
-    let me = procstat::sample(std::process::id())?;
-    let cores = |now: &ProcSample, base: &ProcSample| (now.cpu_seconds - base.cpu_seconds) / secs;
+    let used = meter.stop()?;
     Ok(Some(Hold {
         secs,
-        server_cores: server.zip(server0).map(|(n, b)| cores(&n, &b)),
-        loadgen_cores: cores(&me, &me0),
+        server_cores: used.server.map(|c| c / secs),
+        loadgen_cores: used.me / secs,
         ended: held.iter().filter(|s| s.session.is_closed()).count(),
     }))
 }

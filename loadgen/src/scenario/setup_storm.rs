@@ -5,6 +5,12 @@
 //!
 //! Figures: setups/s (successes over the wall time), errors; latencies `setup` (to ready),
 //! `authorize` (to `SessionCreated`), `assign` (to `RelayAssignment`). It opens no tunnel.
+//!
+//! CPU per setup, from `/proc` over the storm and the closing of its sessions:
+//! `server_cpu_us_per_setup` (a spawned server: broker, in-process relay and embedded store;
+//! not a Redis server's own CPU) and `loadgen_cpu_us_per_setup` (both ends of every session, Noise included). On one
+//! machine they share the cores, so `server_setups_per_core_s` (10^6 over the server's figure)
+//! says what a core of the server would sustain with the load coming from elsewhere.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +21,7 @@ use tokio::task::JoinSet;
 
 use super::Ctx;
 use crate::error::LoadgenError;
+use crate::procstat::{CpuMeter, CpuUsed};
 use crate::results::{ErrorCounts, Figure, LatencyRecorder, ScenarioReport};
 
 /// Runs the scenario.
@@ -30,6 +37,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, LoadgenError> {
     let errors = Arc::new(ErrorCounts::new());
     let next = Arc::new(AtomicU64::new(0));
     let closers = Arc::new(parking_lot::Mutex::new(JoinSet::new()));
+    let cpu = CpuMeter::start(ctx.server_pid())?;
     let started = Instant::now();
     let deadline = started + ctx.max_duration();
     let ticker = progress.start();
@@ -69,6 +77,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, LoadgenError> {
     ticker.finish();
     let mut closing = std::mem::take(&mut *closers.lock());
     while closing.join_next().await.is_some() {}
+    let cpu = cpu.stop()?;
     errors.absorb(&hosts.errors.snapshot());
     hosts.shutdown().await;
 
@@ -91,9 +100,32 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, LoadgenError> {
         "errors".into(),
         Figure::lower(errors.total() as f64, "count"),
     );
+    add_cpu(&mut r, cpu, ok);
     r.latencies.insert("setup".into(), setup.summary());
     r.latencies.insert("authorize".into(), authorize.summary());
     r.latencies.insert("assign".into(), assign.summary());
     r.errors = errors.snapshot();
     Ok(r)
+}
+
+/// CPU per successful setup (nothing without one).
+fn add_cpu(r: &mut ScenarioReport, cpu: CpuUsed, setups: u64) {
+    if setups == 0 {
+        return;
+    }
+    let per_setup_us = |s: f64| s * 1e6 / setups as f64;
+    if let Some(server) = cpu.server.map(per_setup_us).filter(|&us| us > 0.0) {
+        r.figures.insert(
+            "server_cpu_us_per_setup".into(),
+            Figure::lower(server, "us"),
+        );
+        r.figures.insert(
+            "server_setups_per_core_s".into(),
+            Figure::info(1e6 / server, "1/s"),
+        );
+    }
+    r.figures.insert(
+        "loadgen_cpu_us_per_setup".into(),
+        Figure::info(per_setup_us(cpu.me), "us"),
+    );
 }
