@@ -64,3 +64,9 @@ pub use relay_handshake::{
 };
 pub use ticket::{SessionTicket, TicketError, TicketKeyError, TicketSigner, TicketVerifier};
 pub use ticket_memo::IssuedTickets;
+
+/// UDP payload size every Switchboard QUIC endpoint (relay, agents, control) uses from the
+/// start, without MTU probing (which costs about 2 KB per connection and extra packets at
+/// setup). Fits a 1500-byte path over IPv6; on a smaller path quinn's black-hole detection
+/// falls back to 1200.
+pub const QUIC_INITIAL_MTU: u16 = 1452;

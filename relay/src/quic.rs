@@ -48,10 +48,8 @@ pub const STREAM_WINDOW: u32 = 1_250_000;
 /// (quinn's default is 10 MB): a slow reader on one side costs the relay at most this much.
 /// Above the peer's stream window, so it never limits throughput.
 pub const SEND_WINDOW: u64 = 2 * 1024 * 1024;
-/// UDP payload size used from the start, without MTU probing (which costs about 2 KB per
-/// connection and extra packets at setup). Fits a 1500-byte path over IPv6; on a smaller path
-/// quinn's black-hole detection falls back to 1200.
-pub const INITIAL_MTU: u16 = 1452;
+/// UDP payload size used from the start (the codec's, shared by every QUIC endpoint).
+pub use switchboard_codec::QUIC_INITIAL_MTU as INITIAL_MTU;
 
 /// A server configuration and the certificate it presents (endpoints pin or trust it).
 #[derive(Debug)]

@@ -41,9 +41,6 @@ const STREAM_WINDOW: u32 = 1024 * 1024;
 /// Unacknowledged bytes quinn buffers per connection (its default is 10 MB); above the
 /// relay's stream window (1.25 MB), so it does not limit throughput.
 const SEND_WINDOW: u64 = 2 * 1024 * 1024;
-/// UDP payload size from the start, without MTU probing (as the relay; quinn falls back to
-/// 1200 on a path that drops it).
-const INITIAL_MTU: u16 = 1452;
 /// Kernel buffers asked for the dialer's one UDP socket (as the relay's listener).
 const UDP_BUFFER: usize = 16 << 20;
 
@@ -162,7 +159,7 @@ fn client_config() -> Result<quinn::ClientConfig, AgentError> {
         .datagram_receive_buffer_size(None)
         .datagram_send_buffer_size(0)
         .mtu_discovery_config(None)
-        .initial_mtu(INITIAL_MTU)
+        .initial_mtu(switchboard_codec::QUIC_INITIAL_MTU)
         .max_idle_timeout(Some(
             IDLE_TIMEOUT
                 .try_into()

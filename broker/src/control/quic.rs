@@ -34,9 +34,6 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const CONTROL_WINDOW: u32 = 256 * 1024;
 /// Unacknowledged bytes buffered per connection (quinn's default is 10 MB).
 const CONTROL_SEND_WINDOW: u64 = 512 * 1024;
-/// UDP payload size from the start, without MTU probing (quinn falls back to 1200 on a path
-/// that drops it).
-const INITIAL_MTU: u16 = 1452;
 
 /// The running QUIC control endpoints.
 #[derive(Debug)]
@@ -63,7 +60,7 @@ pub fn server_config(mut tls: rustls::ServerConfig) -> Result<quinn::ServerConfi
         .datagram_receive_buffer_size(None)
         .datagram_send_buffer_size(0)
         .mtu_discovery_config(None)
-        .initial_mtu(INITIAL_MTU)
+        .initial_mtu(switchboard_codec::QUIC_INITIAL_MTU)
         .keep_alive_interval(Some(KEEP_ALIVE))
         .max_idle_timeout(Some(idle));
     server.transport_config(Arc::new(transport));
