@@ -60,7 +60,9 @@ fn idle_scale_holds_its_steps_and_plots_them() {
     assert_eq!(s["name"], "idle-scale");
     assert_eq!(figure(&s, "sessions_held"), 80.0);
     assert_eq!(figure(&s, "errors"), 0.0, "{}", s["errors"]);
-    assert!(figure(&s, "server_rss_per_session") > 0.0);
+    // Present; at 80 sessions the growth can be 0 (the allocator reuses what provisioning
+    // freed), so only its sign is checked.
+    assert!(figure(&s, "server_rss_per_session") >= 0.0);
     assert!(
         figure(&s, "server_fds_per_session") >= 1.0,
         "TCP: fds per session"
