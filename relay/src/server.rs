@@ -110,6 +110,16 @@ impl RelayHandle {
         issued: Option<Arc<IssuedTickets>>,
     ) -> Result<Self, RelayError> {
         cfg.validate()?;
+        if let Some(idle) = cfg.idle_timeout()
+            && idle <= switchboard_codec::mux::QUIC_KEEPALIVE_INTERVAL
+        {
+            tracing::warn!(
+                idle_timeout = ?idle,
+                quic_keepalive = ?switchboard_codec::mux::QUIC_KEEPALIVE_INTERVAL,
+                "limits.idle_timeout is not above the keep-alive interval of endpoints on \
+                 QUIC: their idle sessions will be cut"
+            );
+        }
         let mut verifier =
             TicketVerifier::new(cfg.broker_keys.iter().map(|k| (k.id, k.public_key)))
                 .map_err(|e| RelayError::Config(format!("broker_keys: {e}")))?;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use switchboard_codec::mux::{
-    ChannelId, ChannelKind, CloseReason, MuxConfig, MuxEvent, MuxRole, Recv, SealedMux,
+    self, ChannelId, ChannelKind, CloseReason, MuxConfig, MuxEvent, MuxRole, Recv, SealedMux,
 };
 use switchboard_codec::{SessionId, Side};
 use tokio::io::AsyncWriteExt;
@@ -59,26 +59,20 @@ const COMMAND_QUEUE: usize = 64;
 /// Tunnel requests waiting for `serve_host` to decide.
 const INCOMING_QUEUE: usize = 64;
 
-/// Mux keep-alive over QUIC. The QUIC connection already keeps NAT bindings and notices a
-/// dead path (the relay sends keep-alives every 20 s, idle timeout 60 s), so the mux ping only
-/// has to stay under the relay's session idle timeout (300 s by default) and catch a peer
-/// that hangs with its connection up. Over TCP the 15 s default stays: it is what keeps NAT
-/// state and notices a dead path there.
-const QUIC_KEEPALIVE: Duration = Duration::from_secs(60);
-/// Silence from the peer that ends a QUIC session: three missed keep-alives.
-const QUIC_PEER_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// The mux configuration of a session whose side reaches the relay over `transport`. Each
-/// side pings when it has sent nothing for its interval and the peer answers, so a side on
-/// TCP paired with one on QUIC still hears from its peer within its own timeout.
+/// The mux configuration of a session whose side reaches the relay over `transport`. Over
+/// QUIC the keep-alive is sparser ([`mux::QUIC_KEEPALIVE_INTERVAL`]: the QUIC connection keeps
+/// NAT bindings and notices a dead path itself, relay keep-alives every 20 s); over TCP the
+/// 15 s default stays, as it is what keeps NAT state there. Each side pings when it has sent
+/// nothing for its interval and the peer answers, so a side on TCP paired with one on QUIC
+/// still hears from its peer within its own timeout.
 pub(super) fn mux_config(side: Side, transport: &RelayTransport) -> MuxConfig {
     let mut cfg = MuxConfig::new(MuxRole::for_side(side));
     cfg.initial_window = 1024 * 1024;
     cfg.send_buffer = 256 * 1024;
     cfg.max_frame_payload = 60 * 1024;
     if let RelayTransport::Quic { .. } = transport {
-        cfg.keepalive_interval = Some(QUIC_KEEPALIVE);
-        cfg.peer_timeout = Some(QUIC_PEER_TIMEOUT);
+        cfg.keepalive_interval = Some(mux::QUIC_KEEPALIVE_INTERVAL);
+        cfg.peer_timeout = Some(mux::QUIC_PEER_TIMEOUT);
     }
     cfg
 }

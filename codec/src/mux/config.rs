@@ -34,6 +34,13 @@ pub const MAX_WINDOW: u64 = u32::MAX as u64;
 /// Longest close message sent; longer messages are cut at a character boundary.
 pub const MAX_CLOSE_MESSAGE: usize = 256;
 
+/// Keep-alive interval of an endpoint that reaches the relay over QUIC (`docs/protocol-e2e.md`
+/// §2.10): QUIC's own keep-alives hold NAT state and notice a dead path, so the ping only has
+/// to beat the relay's idle timeout. A relay `idle_timeout` must stay above it.
+pub const QUIC_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+/// Peer timeout that goes with [`QUIC_KEEPALIVE_INTERVAL`]: three missed pings.
+pub const QUIC_PEER_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// Limits and timers of one mux.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MuxConfig {

@@ -40,7 +40,10 @@ mod sealed;
 #[cfg(test)]
 mod tests;
 
-pub use config::{MAX_CLOSE_MESSAGE, MAX_WINDOW, MIN_FRAME_PAYLOAD, MuxConfig, MuxRole};
+pub use config::{
+    MAX_CLOSE_MESSAGE, MAX_WINDOW, MIN_FRAME_PAYLOAD, MuxConfig, MuxRole, QUIC_KEEPALIVE_INTERVAL,
+    QUIC_PEER_TIMEOUT,
+};
 pub use engine::{Mux, MuxEvent, Recv};
 pub use error::MuxError;
 pub use frame::{MAX_MUX_FRAME_PAYLOAD, MUX_HEADER_LEN, MuxFrame};
