@@ -9,9 +9,8 @@ use clap::Parser as _;
 use switchboard_loadgen::cli::{Cli, Command, CompareArgs, RunArgs};
 use switchboard_loadgen::{compare, report, run};
 
-/// mimalloc instead of glibc's malloc: this process allocates and frees small buffers on
-/// every worker thread (sessions, frames, TLS records), where glibc's per-thread arenas cost
-/// CPU and memory.
+/// mimalloc, as `switchboard serve` uses: the loadgen's CPU per setup is what bounds a run
+/// on one machine.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

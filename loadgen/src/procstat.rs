@@ -2,9 +2,10 @@
 //! (user + system) and open file descriptors.
 //!
 //! Used by the scenarios to size the server they drive (idle-scale: memory per session of a
-//! spawned `switchboard serve`; [`CpuMeter`]: CPU over a stretch, per setup in setup-storm). It reads only `/proc/<pid>/{status,stat,fd}` and, once, the
-//! clock-tick rate from this process's auxiliary vector (`AT_CLKTCK` in `/proc/self/auxv`), so
-//! it needs no `unsafe` and no `sysconf`. It is Linux-only and does not follow children.
+//! spawned `switchboard serve`; [`CpuMeter`]: CPU over a stretch, such as setup-storm's CPU
+//! per setup). It reads only `/proc/<pid>/{status,stat,fd}` and, once, the clock-tick rate
+//! from this process's auxiliary vector (`AT_CLKTCK` in `/proc/self/auxv`), so it needs no
+//! `unsafe` and no `sysconf`. It is Linux-only and does not follow children.
 
 use std::io;
 use std::path::{Path, PathBuf};

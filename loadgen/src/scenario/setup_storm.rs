@@ -8,9 +8,10 @@
 //!
 //! CPU per setup, from `/proc` over the storm and the closing of its sessions:
 //! `server_cpu_us_per_setup` (a spawned server: broker, in-process relay and embedded store;
-//! not a Redis server's own CPU) and `loadgen_cpu_us_per_setup` (both ends of every session, Noise included). On one
-//! machine they share the cores, so `server_setups_per_core_s` (10^6 over the server's figure)
-//! says what a core of the server would sustain with the load coming from elsewhere.
+//! not a Redis server's own CPU) and `loadgen_cpu_us_per_setup` (both ends of every session,
+//! Noise included). On one machine they share the cores, so `server_setups_per_core_s` (10^6
+//! over the server's figure) says what a core of the server would sustain with the load
+//! coming from elsewhere.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
